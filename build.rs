@@ -1,0 +1,531 @@
+//! Generates the v4 client and models from the vendored OpenAPI document.
+//!
+//! Steps: read `openapi/fingerprint-server-api-v4.json` (and nothing else),
+//! apply the SDK's generation policy to the document, run progenitor in
+//! builder style, then post-process the generated syntax tree (open enums,
+//! `send` wrappers, route table) and write it, formatted, to `OUT_DIR`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+use serde_json::Value;
+
+type BuildResult<T> = Result<T, String>;
+
+fn main() {
+    if let Err(message) = run() {
+        // A build script reports failure by exiting non-zero; the message is
+        // shown by cargo.
+        eprintln!("fingerprint-server-sdk build script: {message}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> BuildResult<()> {
+    let manifest_dir = PathBuf::from(env("CARGO_MANIFEST_DIR")?);
+    let out_dir = PathBuf::from(env("OUT_DIR")?);
+    generate(
+        &manifest_dir.join("openapi/fingerprint-server-api-v4.json"),
+        &out_dir.join("v4.rs"),
+    )
+}
+
+fn env(name: &str) -> BuildResult<String> {
+    std::env::var(name).map_err(|e| format!("{name}: {e}"))
+}
+
+/// Generates one API version's client from `document` into `out`.
+fn generate(document: &Path, out: &Path) -> BuildResult<()> {
+    println!("cargo:rerun-if-changed={}", document.display());
+    let text = std::fs::read_to_string(document)
+        .map_err(|e| format!("reading {}: {e}", document.display()))?;
+    let mut doc: Value =
+        serde_json::from_str(&text).map_err(|e| format!("parsing {}: {e}", document.display()))?;
+
+    policy::apply(&mut doc);
+    let routes = routes::collect(&doc)?;
+
+    let spec: openapiv3::OpenAPI = serde_json::from_value(doc)
+        .map_err(|e| format!("{} is not an OpenAPI 3.0 document: {e}", document.display()))?;
+
+    let mut settings = progenitor::GenerationSettings::new();
+    settings
+        .with_interface(progenitor::InterfaceStyle::Builder)
+        .with_tag(progenitor::TagStyle::Merged)
+        .with_inner_type(quote!(crate::client::Inner));
+    let mut generator = progenitor::Generator::new(&settings);
+    let tokens = generator
+        .generate_tokens(&spec)
+        .map_err(|e| format!("progenitor: {e}"))?;
+
+    let mut file: syn::File =
+        syn::parse2(tokens).map_err(|e| format!("generated code does not parse: {e}"))?;
+    postprocess::run(&mut file, &routes)?;
+    file.items.push(syn::parse2(routes::table(&routes)).map_err(|e| e.to_string())?);
+
+    let code = prettyplease::unparse(&file);
+    std::fs::write(out, code).map_err(|e| format!("writing {}: {e}", out.display()))
+}
+
+/// Changes made to the document before generation: the forward-compatibility
+/// and fidelity policy of the SDK.
+mod policy {
+    use serde_json::Value;
+
+    /// Applies every rule to the document.
+    pub fn apply(doc: &mut Value) {
+        walk(doc);
+        undeclare_errors(doc);
+    }
+
+    /// Removes the non-2xx responses from every operation. progenitor would
+    /// decode a declared error status itself and lose the status or the body
+    /// when the body is not the documented JSON (an HTML page from a gateway,
+    /// an empty 503); undeclared, every error response reaches the
+    /// hand-written layer whole, which keeps the status, the headers and the
+    /// body text and decodes the error JSON itself.
+    fn undeclare_errors(doc: &mut Value) {
+        let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+            return;
+        };
+        for item in paths.values_mut() {
+            let Some(item) = item.as_object_mut() else { continue };
+            for op in item.values_mut() {
+                if let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) {
+                    responses.retain(|status, _| status.starts_with('2'));
+                }
+            }
+        }
+    }
+
+    fn walk(node: &mut Value) {
+        match node {
+            Value::Object(map) => {
+                // A closed object (`additionalProperties: false`) would make
+                // the generated struct reject any field the server adds later.
+                if map.get("additionalProperties") == Some(&Value::Bool(false)) {
+                    map.remove("additionalProperties");
+                }
+                if let Some(Value::String(format)) = map.get("format") {
+                    match format.as_str() {
+                        // `f32` cannot hold what the server sends (0.95 comes
+                        // back as 0.949999988079071): use `f64` throughout.
+                        "float" => {
+                            map.insert("format".into(), Value::String("double".into()));
+                        }
+                        // Typed IP addresses would re-serialize in canonical
+                        // form and refuse a malformed value outright; strings
+                        // keep exactly what the server sent.
+                        "ipv4" | "ipv6" => {
+                            map.remove("format");
+                        }
+                        _ => {}
+                    }
+                }
+                for value in map.values_mut() {
+                    walk(value);
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+}
+
+/// The table of operations (name and path template) read from the document,
+/// used to check requests before they are sent.
+mod routes {
+    use super::*;
+
+    pub struct Route {
+        pub operation_id: String,
+        pub template: String,
+    }
+
+    pub fn collect(doc: &Value) -> BuildResult<Vec<Route>> {
+        let paths = doc
+            .get("paths")
+            .and_then(Value::as_object)
+            .ok_or("document has no paths")?;
+        let mut routes = Vec::new();
+        for (template, item) in paths {
+            let Some(item) = item.as_object() else {
+                continue;
+            };
+            for (method, op) in item {
+                if !matches!(
+                    method.as_str(),
+                    "get" | "put" | "post" | "delete" | "patch" | "head" | "options"
+                ) {
+                    continue;
+                }
+                let operation_id = op
+                    .get("operationId")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| format!("{method} {template} has no operationId"))?;
+                routes.push(Route {
+                    operation_id: snake(operation_id),
+                    template: template.clone(),
+                });
+            }
+        }
+        routes.sort_by(|a, b| a.operation_id.cmp(&b.operation_id));
+        Ok(routes)
+    }
+
+    /// progenitor's names for operations: snake case of the operationId.
+    pub fn snake(id: &str) -> String {
+        let mut out = String::new();
+        let mut prev_lower = false;
+        for c in id.chars() {
+            if c.is_ascii_uppercase() {
+                if prev_lower {
+                    out.push('_');
+                }
+                out.push(c.to_ascii_lowercase());
+                prev_lower = false;
+            } else {
+                out.push(c);
+                prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+            }
+        }
+        out
+    }
+
+    /// `pub(crate) static ROUTES: &[Route]` for the hand-written layer.
+    pub fn table(routes: &[Route]) -> TokenStream {
+        let entries = routes.iter().map(|r| {
+            let id = &r.operation_id;
+            let template = &r.template;
+            quote! {
+                crate::route::Route {
+                    operation_id: #id,
+                    template: #template,
+                }
+            }
+        });
+        quote! {
+            /// Every operation of the document, as read at build time.
+            pub(crate) static ROUTES: &[crate::route::Route] = &[#(#entries),*];
+        }
+    }
+}
+
+/// Rewrites of the generated syntax tree.
+mod postprocess {
+    use super::*;
+    use syn::{parse_quote, Fields, Item, ItemEnum, ItemImpl, ItemMod};
+
+    pub fn run(file: &mut syn::File, routes: &[routes::Route]) -> BuildResult<()> {
+        let mut opened = 0;
+        let mut wrapped = 0;
+        for item in &mut file.items {
+            match item {
+                Item::Mod(m) if m.ident == "types" => opened += open_enums(m)?,
+                Item::Mod(m) if m.ident == "builder" => wrapped += wrap_sends(m, routes)?,
+                Item::Struct(s) if s.ident == "Client" => {
+                    // The hand-written layer implements `Debug` itself so the
+                    // key can never be printed.
+                    remove_derive(&mut s.attrs, "Debug");
+                }
+                Item::Impl(imp) if is_inherent_impl_of(imp, "Client") => {
+                    // Construction goes through `Client::builder`, which sets
+                    // up authentication, retries and timeouts; the generated
+                    // constructors would skip all of that.
+                    imp.items.retain(|i| !matches!(i, syn::ImplItem::Fn(f) if f.sig.ident == "new"));
+                    for i in &mut imp.items {
+                        if let syn::ImplItem::Fn(f) = i {
+                            if f.sig.ident == "new_with_client" {
+                                f.vis = parse_quote!(pub(crate));
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        if opened == 0 {
+            return Err("no enum was opened: the generated code has an unexpected shape".into());
+        }
+        if wrapped != routes.len() {
+            return Err(format!(
+                "wrapped {wrapped} send methods for {} operations",
+                routes.len()
+            ));
+        }
+        // The prelude is progenitor's; the crate has its own layout.
+        file.items.retain(|i| !matches!(i, Item::Mod(m) if m.ident == "prelude"));
+        Ok(())
+    }
+
+    fn is_inherent_impl_of(imp: &ItemImpl, name: &str) -> bool {
+        imp.trait_.is_none() && type_name(&imp.self_ty).as_deref() == Some(name)
+    }
+
+    fn type_name(ty: &syn::Type) -> Option<String> {
+        match ty {
+            syn::Type::Path(p) => p.path.segments.last().map(|s| s.ident.to_string()),
+            _ => None,
+        }
+    }
+
+    fn remove_derive(attrs: &mut [syn::Attribute], name: &str) {
+        for attr in attrs.iter_mut() {
+            if !attr.path().is_ident("derive") {
+                continue;
+            }
+            let Ok(paths) = attr.parse_args_with(
+                syn::punctuated::Punctuated::<syn::Path, syn::Token![,]>::parse_terminated,
+            ) else {
+                continue;
+            };
+            let kept: Vec<&syn::Path> = paths
+                .iter()
+                .filter(|p| p.segments.last().is_none_or(|s| s.ident != name))
+                .collect();
+            *attr = parse_quote!(#[derive(#(#kept),*)]);
+        }
+    }
+
+    /// Turns every string enum with two or more values into an open enum:
+    /// the known values stay variants, anything else is kept verbatim in
+    /// `Unrecognized(String)`. One-value enums (from `const`) stay closed:
+    /// they are what tells the allow and block rule actions apart.
+    fn open_enums(types: &mut ItemMod) -> BuildResult<usize> {
+        let Some((_, items)) = types.content.as_mut() else {
+            return Err("types module has no content".into());
+        };
+        let mut open: BTreeMap<String, Vec<(syn::Ident, String)>> = BTreeMap::new();
+        for item in items.iter_mut() {
+            let Item::Enum(e) = item else { continue };
+            let Some(values) = wire_values(e) else { continue };
+            if values.len() < 2 {
+                continue;
+            }
+            if values.iter().any(|(v, _)| v == "Unrecognized") {
+                return Err(format!("enum {} already has a variant named Unrecognized", e.ident));
+            }
+            for name in ["Copy", "Deserialize", "Serialize"] {
+                remove_derive(&mut e.attrs, name);
+            }
+            // serde is implemented by hand below; its attributes would have
+            // no derive to read them.
+            e.attrs.retain(|a| !a.path().is_ident("serde"));
+            for v in e.variants.iter_mut() {
+                v.attrs.retain(|a| !a.path().is_ident("serde"));
+            }
+            let doc = "A value this version of the SDK does not know, kept exactly as the server sent it.";
+            e.variants.push(parse_quote! {
+                #[doc = #doc]
+                Unrecognized(::std::string::String)
+            });
+            open.insert(e.ident.to_string(), values);
+        }
+        // Drop the conversions typify wrote for the closed form; the open
+        // form gets its own below.
+        items.retain(|item| {
+            let Item::Impl(imp) = item else { return true };
+            let Some(name) = type_name(&imp.self_ty) else { return true };
+            if !open.contains_key(&name) {
+                return true;
+            }
+            let Some((_, trait_path, _)) = &imp.trait_ else { return true };
+            let last = trait_path.segments.last().map(|s| s.ident.to_string());
+            !matches!(last.as_deref(), Some("Display" | "FromStr" | "TryFrom"))
+        });
+        let count = open.len();
+        for (name, values) in open {
+            let ident = format_ident!("{}", name);
+            let tokens = open_enum_impls(&ident, &values);
+            let file: syn::File = syn::parse2(tokens).map_err(|e| e.to_string())?;
+            items.extend(file.items);
+        }
+        Ok(count)
+    }
+
+    /// The variants of an all-unit enum with their wire values, or `None`
+    /// when the enum has any other kind of variant.
+    fn wire_values(e: &ItemEnum) -> Option<Vec<(syn::Ident, String)>> {
+        let mut out = Vec::new();
+        for v in &e.variants {
+            if !matches!(v.fields, Fields::Unit) {
+                return None;
+            }
+            let mut wire = None;
+            for attr in &v.attrs {
+                if !attr.path().is_ident("serde") {
+                    continue;
+                }
+                let _ = attr.parse_nested_meta(|meta| {
+                    if meta.path.is_ident("rename") {
+                        let lit: syn::LitStr = meta.value()?.parse()?;
+                        wire = Some(lit.value());
+                    }
+                    Ok(())
+                });
+            }
+            out.push((v.ident.clone(), wire.unwrap_or_else(|| v.ident.to_string())));
+        }
+        Some(out)
+    }
+
+    fn open_enum_impls(ident: &syn::Ident, values: &[(syn::Ident, String)]) -> TokenStream {
+        let variants: Vec<&syn::Ident> = values.iter().map(|(v, _)| v).collect();
+        let wires: Vec<&String> = values.iter().map(|(_, w)| w).collect();
+        let expecting = format!("a {ident} string");
+        quote! {
+            impl #ident {
+                /// The value as it appears on the wire.
+                pub fn as_str(&self) -> &str {
+                    match self {
+                        #(Self::#variants => #wires,)*
+                        Self::Unrecognized(value) => value.as_str(),
+                    }
+                }
+
+                /// Whether the value is one this version of the SDK does not know.
+                pub fn is_unrecognized(&self) -> bool {
+                    matches!(self, Self::Unrecognized(_))
+                }
+            }
+            impl ::std::fmt::Display for #ident {
+                fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                    f.write_str(self.as_str())
+                }
+            }
+            impl ::std::convert::From<&str> for #ident {
+                fn from(value: &str) -> Self {
+                    match value {
+                        #(#wires => Self::#variants,)*
+                        other => Self::Unrecognized(other.to_owned()),
+                    }
+                }
+            }
+            impl ::std::convert::From<::std::string::String> for #ident {
+                fn from(value: ::std::string::String) -> Self {
+                    match value.as_str() {
+                        #(#wires => Self::#variants,)*
+                        _ => Self::Unrecognized(value),
+                    }
+                }
+            }
+            impl ::std::convert::From<&::std::string::String> for #ident {
+                fn from(value: &::std::string::String) -> Self {
+                    Self::from(value.as_str())
+                }
+            }
+            impl ::std::str::FromStr for #ident {
+                type Err = ::std::convert::Infallible;
+                fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+                    Ok(Self::from(value))
+                }
+            }
+            impl ::serde::Serialize for #ident {
+                fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> ::std::result::Result<S::Ok, S::Error> {
+                    serializer.serialize_str(self.as_str())
+                }
+            }
+            impl<'de> ::serde::Deserialize<'de> for #ident {
+                fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
+                    struct Visitor;
+                    impl<'de> ::serde::de::Visitor<'de> for Visitor {
+                        type Value = #ident;
+                        fn expecting(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                            f.write_str(#expecting)
+                        }
+                        fn visit_str<E: ::serde::de::Error>(self, value: &str) -> ::std::result::Result<#ident, E> {
+                            Ok(#ident::from(value))
+                        }
+                        fn visit_string<E: ::serde::de::Error>(self, value: ::std::string::String) -> ::std::result::Result<#ident, E> {
+                            Ok(#ident::from(value))
+                        }
+                    }
+                    deserializer.deserialize_str(Visitor)
+                }
+            }
+        }
+    }
+
+    /// Renames each operation builder's `send` to `send_raw` and adds a
+    /// `send` that runs it through the hand-written call layer, which returns
+    /// the crate's own `Error`.
+    fn wrap_sends(builders: &mut ItemMod, routes: &[routes::Route]) -> BuildResult<usize> {
+        let Some((_, items)) = builders.content.as_mut() else {
+            return Err("builder module has no content".into());
+        };
+        let mut wrapped = 0;
+        for item in items.iter_mut() {
+            let Item::Impl(imp) = item else { continue };
+            if imp.trait_.is_some() {
+                continue;
+            }
+            let mut wrapper = None;
+            for member in &mut imp.items {
+                let syn::ImplItem::Fn(f) = member else { continue };
+                if f.sig.ident != "send" {
+                    continue;
+                }
+                let ok_type = success_type(&f.sig.output)
+                    .ok_or_else(|| format!("unexpected send signature: {}", quote!(#f)))?;
+                let operation_id = operation_of(f)
+                    .ok_or("send method without an OperationInfo")?;
+                if !routes.iter().any(|r| r.operation_id == operation_id) {
+                    return Err(format!("operation {operation_id} is not in the route table"));
+                }
+                f.sig.ident = format_ident!("send_raw");
+                f.vis = syn::Visibility::Inherited;
+                f.attrs.retain(|a| !a.path().is_ident("doc"));
+                let doc = format!(
+                    "Sends the request (operation `{operation_id}`), with the client's retry \
+                     policy and timeouts, and returns the decoded response or an [`crate::Error`]."
+                );
+                wrapper = Some(parse_quote! {
+                    #[doc = #doc]
+                    pub async fn send(self) -> ::std::result::Result<ResponseValue<#ok_type>, crate::Error> {
+                        let client = self.client;
+                        crate::call::run(client, #operation_id, self.send_raw()).await
+                    }
+                });
+            }
+            if let Some(w) = wrapper {
+                imp.items.push(w);
+                wrapped += 1;
+            }
+        }
+        Ok(wrapped)
+    }
+
+    /// `T` in `Result<ResponseValue<T>, Error<E>>`.
+    fn success_type(output: &syn::ReturnType) -> Option<syn::Type> {
+        let syn::ReturnType::Type(_, ty) = output else { return None };
+        let result = last_generic_args(ty)?;
+        let syn::GenericArgument::Type(ok) = result.first()? else { return None };
+        let inner = last_generic_args(ok)?;
+        match inner.first()? {
+            syn::GenericArgument::Type(t) => Some(t.clone()),
+            _ => None,
+        }
+    }
+
+    fn last_generic_args(
+        ty: &syn::Type,
+    ) -> Option<&syn::punctuated::Punctuated<syn::GenericArgument, syn::Token![,]>> {
+        let syn::Type::Path(p) = ty else { return None };
+        match &p.path.segments.last()?.arguments {
+            syn::PathArguments::AngleBracketed(a) => Some(&a.args),
+            _ => None,
+        }
+    }
+
+    /// The `operation_id` string literal of the `OperationInfo` built in `send`.
+    fn operation_of(f: &syn::ImplItemFn) -> Option<String> {
+        let text = quote!(#f).to_string();
+        let at = text.find("operation_id :")?;
+        let rest = &text[at..];
+        let start = rest.find('"')? + 1;
+        let end = rest[start..].find('"')? + start;
+        Some(rest[start..end].to_string())
+    }
+}

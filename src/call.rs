@@ -1,0 +1,158 @@
+//! One operation call from the user's side: the `send()` of every builder
+//! runs through [`run`], which applies the operation timeout, keeps what the
+//! request loop saw (attempts, last status, `Retry-After`) and turns
+//! progenitor's error into the crate's [`Error`].
+
+use std::future::Future;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
+
+use progenitor_client::ClientInfo;
+use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
+
+use crate::{ApiError, Client, Error, ResponseValue};
+
+/// What the request loop of one call saw, shared between [`run`] and the
+/// client's `exec` hook through a task-local.
+#[derive(Debug, Default)]
+struct Report {
+    attempts: u32,
+    status: Option<StatusCode>,
+    retry_after: Option<Duration>,
+}
+
+tokio::task_local! {
+    static REPORT: Arc<Mutex<Report>>;
+}
+
+fn with_report(f: impl FnOnce(&mut Report)) {
+    let _ = REPORT.try_with(|report| {
+        let mut guard = report.lock().unwrap_or_else(PoisonError::into_inner);
+        f(&mut guard);
+    });
+}
+
+/// Called by the request loop when an attempt starts.
+pub(crate) fn record_attempt(attempt: u32) {
+    with_report(|r| r.attempts = attempt);
+}
+
+/// Called by the request loop when an attempt got a response.
+pub(crate) fn record_response(status: StatusCode, headers: &HeaderMap) {
+    with_report(|r| {
+        r.status = Some(status);
+        r.retry_after = crate::retry::retry_after(headers, SystemTime::now());
+    });
+}
+
+/// Runs one operation (`send_raw` of a generated builder) and converts its
+/// outcome.
+pub(crate) async fn run<T, E>(
+    client: &Client,
+    operation: &'static str,
+    call: impl Future<Output = Result<ResponseValue<T>, progenitor_client::Error<E>>>,
+) -> Result<ResponseValue<T>, Error> {
+    let report = Arc::new(Mutex::new(Report::default()));
+    let limit = client.inner().settings().operation_timeout;
+    let outcome = tokio::time::timeout(limit, REPORT.scope(report.clone(), call)).await;
+    let report = std::mem::take(&mut *report.lock().unwrap_or_else(PoisonError::into_inner));
+    match outcome {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(error)) => Err(convert(operation, error, report).await),
+        Err(_elapsed) => Err(Error::Timeout {
+            operation,
+            limit,
+            attempts: report.attempts,
+            last_status: report.status,
+        }),
+    }
+}
+
+/// The most of an unexpected body kept in an error.
+const MAX_ERROR_BODY: usize = 1 << 20;
+
+async fn convert<E>(
+    operation: &'static str,
+    error: progenitor_client::Error<E>,
+    report: Report,
+) -> Error {
+    use progenitor_client::Error as P;
+    match error {
+        P::InvalidRequest(message) | P::Custom(message) => Error::InvalidRequest { operation, message },
+        P::CommunicationError(source) | P::InvalidUpgrade(source) | P::ResponseBodyError(source) => {
+            Error::Transport {
+                operation,
+                status: report.status,
+                attempts: report.attempts.max(1),
+                source,
+            }
+        }
+        P::InvalidResponsePayload(bytes, source) => {
+            let status = report.status;
+            let body = String::from_utf8_lossy(&bytes).into_owned();
+            match status {
+                Some(status) if !status.is_success() => Error::Api {
+                    operation,
+                    status,
+                    error: ApiError::from_body(&bytes),
+                    body,
+                    retry_after: report.retry_after,
+                    attempts: report.attempts.max(1),
+                },
+                _ => Error::Decode {
+                    operation,
+                    status,
+                    body,
+                    source,
+                },
+            }
+        }
+        // With the error responses left out of the generated code (see
+        // build.rs), every error status arrives here, whole.
+        P::ErrorResponse(value) => Error::Api {
+            operation,
+            status: value.status(),
+            error: None,
+            body: String::new(),
+            retry_after: crate::retry::retry_after(value.headers(), SystemTime::now()),
+            attempts: report.attempts.max(1),
+        },
+        P::UnexpectedResponse(response) => {
+            let status = response.status();
+            let retry_after = crate::retry::retry_after(response.headers(), SystemTime::now());
+            match read_limited(response).await {
+                Ok(bytes) => {
+                    let body = String::from_utf8_lossy(&bytes).into_owned();
+                    Error::Api {
+                        operation,
+                        status,
+                        error: ApiError::from_body(&bytes),
+                        body,
+                        retry_after,
+                        attempts: report.attempts.max(1),
+                    }
+                }
+                Err(source) => Error::Transport {
+                    operation,
+                    status: Some(status),
+                    attempts: report.attempts.max(1),
+                    source,
+                },
+            }
+        }
+    }
+}
+
+/// Reads at most [`MAX_ERROR_BODY`] bytes of a body.
+async fn read_limited(mut response: reqwest::Response) -> reqwest::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        let room = MAX_ERROR_BODY.saturating_sub(out.len());
+        out.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if out.len() >= MAX_ERROR_BODY {
+            break;
+        }
+    }
+    Ok(out)
+}

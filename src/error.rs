@@ -1,0 +1,341 @@
+//! The one error type of the hand-written layer, and the decoded API error.
+
+use std::fmt;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+
+use crate::types;
+
+/// What went wrong with a call, with everything that is known about it.
+///
+/// Every variant that had a response keeps its HTTP status and, when the body
+/// could not be decoded, its text. The secret API key never appears in any
+/// of it.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The client could not be built: missing or malformed key, unknown
+    /// region, bad base URL, or an HTTP client setting that was refused.
+    #[non_exhaustive]
+    Config {
+        /// What is wrong and what to change.
+        message: String,
+    },
+    /// The request was refused before anything was sent (an empty path
+    /// parameter, a parameter value that could not be converted).
+    #[non_exhaustive]
+    InvalidRequest {
+        /// The operation, e.g. `get_event`.
+        operation: &'static str,
+        /// What is wrong with the request.
+        message: String,
+    },
+    /// The API (or a gateway in front of it) answered with an error status.
+    #[non_exhaustive]
+    Api {
+        /// The operation, e.g. `get_event`.
+        operation: &'static str,
+        /// The HTTP status of the last response.
+        status: StatusCode,
+        /// The decoded `{"error": {"code", "message"}}` body, when it was one.
+        error: Option<ApiError>,
+        /// The body as text (lossy UTF-8), kept whether or not it decoded.
+        body: String,
+        /// The `Retry-After` the server sent with the last response.
+        retry_after: Option<Duration>,
+        /// How many attempts were made, the first included.
+        attempts: u32,
+    },
+    /// A success response whose body is not what the operation returns
+    /// (invalid or truncated JSON, a missing required field).
+    #[non_exhaustive]
+    Decode {
+        /// The operation, e.g. `get_event`.
+        operation: &'static str,
+        /// The HTTP status of the response.
+        status: Option<StatusCode>,
+        /// The body as text (lossy UTF-8).
+        body: String,
+        /// Where and why decoding failed.
+        source: serde_json::Error,
+    },
+    /// No complete response: the connection failed or was reset, an attempt
+    /// timed out, or the body could not be read.
+    #[non_exhaustive]
+    Transport {
+        /// The operation, e.g. `get_event`.
+        operation: &'static str,
+        /// The status, when the headers arrived but the body did not.
+        status: Option<StatusCode>,
+        /// How many attempts were made, the first included.
+        attempts: u32,
+        /// The underlying HTTP client error.
+        source: reqwest::Error,
+    },
+    /// The whole operation (all attempts and the waits between them) took
+    /// longer than the client's operation timeout.
+    #[non_exhaustive]
+    Timeout {
+        /// The operation, e.g. `get_event`.
+        operation: &'static str,
+        /// The operation timeout that ran out.
+        limit: Duration,
+        /// How many attempts were started, the first included.
+        attempts: u32,
+        /// The status of the last response seen before time ran out, if any.
+        last_status: Option<StatusCode>,
+    },
+}
+
+/// The error the API reports in its body: `{"error": {"code", "message"}}`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ApiError {
+    /// The machine-readable code (open: an unknown code is kept verbatim in
+    /// [`types::ErrorCode::Unrecognized`]).
+    pub code: types::ErrorCode,
+    /// The human-readable message from the API.
+    pub message: String,
+}
+
+impl ApiError {
+    /// Decodes an API error body; `None` when the body is not one.
+    pub fn from_body(body: &[u8]) -> Option<Self> {
+        let decoded: types::ErrorResponse = serde_json::from_slice(body).ok()?;
+        Some(Self {
+            code: decoded.error.code,
+            message: decoded.error.message,
+        })
+    }
+}
+
+impl Error {
+    pub(crate) fn config(message: impl Into<String>) -> Self {
+        Self::Config {
+            message: message.into(),
+        }
+    }
+
+    /// The HTTP status of the response, when there was one.
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            Self::Api { status, .. } => Some(*status),
+            Self::Decode { status, .. } | Self::Transport { status, .. } => *status,
+            Self::Timeout { last_status, .. } => *last_status,
+            Self::Config { .. } | Self::InvalidRequest { .. } => None,
+        }
+    }
+
+    /// The decoded API error (`code` and `message`), when the body had one.
+    pub fn api_error(&self) -> Option<&ApiError> {
+        match self {
+            Self::Api { error, .. } => error.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// The API error code, when the body had one.
+    pub fn code(&self) -> Option<&types::ErrorCode> {
+        self.api_error().map(|e| &e.code)
+    }
+
+    /// The response body as text, for an error status or a body that did not
+    /// decode.
+    pub fn body(&self) -> Option<&str> {
+        match self {
+            Self::Api { body, .. } | Self::Decode { body, .. } => Some(body),
+            _ => None,
+        }
+    }
+
+    /// How many attempts were made before giving up (0 when nothing was
+    /// sent).
+    pub fn attempts(&self) -> u32 {
+        match self {
+            Self::Api { attempts, .. }
+            | Self::Transport { attempts, .. }
+            | Self::Timeout { attempts, .. } => *attempts,
+            Self::Decode { .. } => 1,
+            Self::Config { .. } | Self::InvalidRequest { .. } => 0,
+        }
+    }
+
+    /// The `Retry-After` delay the server sent with the last response.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Api { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// Whether a timeout ended the call: an attempt's or the whole
+    /// operation's.
+    pub fn is_timeout(&self) -> bool {
+        match self {
+            Self::Timeout { .. } => true,
+            Self::Transport { source, .. } => source.is_timeout(),
+            _ => false,
+        }
+    }
+
+    /// Whether the resource was not found (HTTP 404).
+    pub fn is_not_found(&self) -> bool {
+        self.status() == Some(StatusCode::NOT_FOUND)
+    }
+
+    /// A hint for the person reading the error, when there is a likely fix.
+    pub fn hint(&self) -> Option<&'static str> {
+        use types::ErrorCode as C;
+        let code = self.code()?;
+        Some(match code {
+            C::WrongRegion => {
+                "the key belongs to a workspace in another region: set the client's region \
+                 (Region::Eu, Region::Asia or Region::Global) to the workspace's"
+            }
+            C::SecretApiKeyNotFound => {
+                "the secret key is not known in this region: check the key, its environment and \
+                 the client's region"
+            }
+            C::SecretApiKeyRequired => "no secret key was sent: check how the client was built",
+            C::FeatureNotEnabled => "this feature is not enabled for the workspace",
+            C::SubscriptionNotActive => "the workspace's subscription is not active",
+            C::TooManyRequests => "the request was throttled: retry later or lower the rate",
+            C::StateNotReady => "the event is still being processed: retry in a few seconds",
+            C::EventNotFound => "no event with this id in the workspace (check the region too)",
+            C::VisitorNotFound => "no visitor with this id in the workspace (check the region too)",
+            _ => return None,
+        })
+    }
+}
+
+fn truncate(body: &str, max: usize) -> &str {
+    if body.len() <= max {
+        return body;
+    }
+    let mut end = max;
+    while !body.is_char_boundary(end) {
+        end -= 1;
+    }
+    &body[..end]
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Config { message } => write!(f, "client configuration: {message}"),
+            Self::InvalidRequest { operation, message } => {
+                write!(f, "{operation}: request not sent: {message}")
+            }
+            Self::Api {
+                operation,
+                status,
+                error,
+                body,
+                attempts,
+                retry_after,
+            } => {
+                write!(f, "{operation}: HTTP {status}")?;
+                match error {
+                    Some(e) => write!(f, " {}: {}", e.code, e.message)?,
+                    None if body.trim().is_empty() => write!(f, " with an empty body")?,
+                    None => write!(f, " with a body that is not an API error: {:?}", truncate(body, 200))?,
+                }
+                if *attempts > 1 {
+                    write!(f, " (gave up after {attempts} attempts")?;
+                    if let Some(wait) = retry_after {
+                        write!(f, "; last Retry-After {}s", wait.as_secs())?;
+                    }
+                    write!(f, ")")?;
+                }
+                if let Some(hint) = self.hint() {
+                    write!(f, "; hint: {hint}")?;
+                }
+                Ok(())
+            }
+            Self::Decode {
+                operation,
+                status,
+                body,
+                source,
+            } => {
+                write!(f, "{operation}: ")?;
+                if let Some(status) = status {
+                    write!(f, "HTTP {status} ")?;
+                }
+                write!(
+                    f,
+                    "response could not be decoded: {source} (body starts {:?})",
+                    truncate(body, 200)
+                )
+            }
+            Self::Transport {
+                operation,
+                status,
+                attempts,
+                source,
+            } => {
+                write!(f, "{operation}: ")?;
+                if let Some(status) = status {
+                    write!(f, "HTTP {status}, then ")?;
+                }
+                write!(f, "{}", describe_transport(source))?;
+                if *attempts > 1 {
+                    write!(f, " (gave up after {attempts} attempts)")?;
+                }
+                Ok(())
+            }
+            Self::Timeout {
+                operation,
+                limit,
+                attempts,
+                last_status,
+            } => {
+                write!(
+                    f,
+                    "{operation}: operation timeout of {limit:?} ran out after {attempts} attempt(s)"
+                )?;
+                if let Some(status) = last_status {
+                    write!(f, "; last status {status}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// A one-line description of a transport error without its URL: the URL is
+/// harmless (the key is only ever in a header) but long.
+fn describe_transport(e: &reqwest::Error) -> String {
+    let what = if e.is_timeout() {
+        "attempt timed out"
+    } else if e.is_connect() {
+        "could not connect"
+    } else if e.is_body() || e.is_decode() {
+        "response body could not be read"
+    } else if e.is_redirect() {
+        "redirect refused"
+    } else {
+        "request failed"
+    };
+    let mut detail = String::new();
+    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(e);
+    while let Some(s) = source {
+        detail = s.to_string();
+        source = s.source();
+    }
+    if detail.is_empty() {
+        what.to_owned()
+    } else {
+        format!("{what}: {detail}")
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Decode { source, .. } => Some(source),
+            Self::Transport { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
