@@ -24,6 +24,10 @@ mod client;
 mod error;
 mod retry;
 mod route;
+#[cfg(feature = "sealed")]
+pub mod sealed;
+#[cfg(feature = "webhook")]
+pub mod webhook;
 
 pub use client::{Client, ClientBuilder, Region};
 pub use error::{ApiError, Error};

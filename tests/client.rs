@@ -1,0 +1,401 @@
+//! Each operation against a local mock: method, path, query, headers, body,
+//! and the decoded result; regions and base URLs; path parameter checks.
+
+use std::time::Duration;
+
+use fingerprint_server_sdk::{Client, Error, Region, RetryPolicy, SDK_IDENTIFIER, types};
+use httpmock::prelude::*;
+use serde_json::json;
+
+const KEY: &str = "sk_test_0123456789abcdef";
+
+fn client(server: &MockServer) -> Client {
+    Client::builder(KEY)
+        .base_url(server.url("/v4"))
+        .retry(RetryPolicy::disabled())
+        .build()
+        .expect("client builds")
+}
+
+/// The query pairs of a request, decoded and sorted, so repeated keys can be
+/// compared.
+fn query_pairs(req: &httpmock::HttpMockRequest) -> Vec<(String, String)> {
+    let query = req.uri().query().unwrap_or("").to_owned();
+    let url = reqwest::Url::parse(&format!("http://localhost/?{query}")).expect("query parses");
+    let mut pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    pairs.sort();
+    pairs
+}
+
+fn expect_query(expected: &[(&str, &str)]) -> impl Fn(&httpmock::HttpMockRequest) -> bool + Send + Sync + 'static {
+    let mut expected: Vec<(String, String)> = expected
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .chain(std::iter::once(("ii".to_string(), SDK_IDENTIFIER.to_string())))
+        .collect();
+    expected.sort();
+    move |req| {
+        let got = query_pairs(req);
+        if got != expected {
+            eprintln!("query mismatch:\n  got      {got:?}\n  expected {expected:?}");
+        }
+        got == expected
+    }
+}
+
+fn sample_event(id: &str) -> serde_json::Value {
+    json!({
+        "event_id": id,
+        "timestamp": 1_708_102_555_327_i64,
+        "bot": "not_detected",
+        "suspect_score": 12,
+        "proxy_ml_score": 0.95,
+        "identification": {
+            "visitor_id": "vis_0001",
+            "confidence": {"score": 0.95, "version": "v1.1"},
+            "visitor_found": true,
+            "first_seen_at": 1_708_102_555_000_i64,
+            "last_seen_at": 1_708_102_555_200_i64
+        },
+        "ip_address": "192.0.2.10"
+    })
+}
+
+#[tokio::test]
+async fn get_event_sends_bearer_identity_and_decodes_the_event() {
+    let server = MockServer::start_async().await;
+    let mock = server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path("/v4/events/1708102555327.NLOjmg")
+                .header("authorization", format!("Bearer {KEY}"))
+                .header("user-agent", SDK_IDENTIFIER)
+                .header("accept", "application/json")
+                .is_true(expect_query(&[("ruleset_id", "rs_42")]));
+            then.status(200)
+                .header("content-type", "application/json")
+                .json_body(sample_event("1708102555327.NLOjmg"));
+        })
+        .await;
+    let event = client(&server)
+        .get_event()
+        .event_id("1708102555327.NLOjmg")
+        .ruleset_id("rs_42")
+        .send()
+        .await
+        .expect("event")
+        .into_inner();
+    mock.assert_async().await;
+    assert_eq!(event.event_id.as_str(), "1708102555327.NLOjmg");
+    assert_eq!(event.bot, Some(types::BotResult::NotDetected));
+    assert_eq!(event.suspect_score.map(|s| s.0), Some(12));
+    let identification = event.identification.expect("identification");
+    assert_eq!(identification.visitor_id, "vis_0001");
+}
+
+#[tokio::test]
+async fn get_event_percent_encodes_the_path_parameter() {
+    let server = MockServer::start_async().await;
+    let mock = server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .is_true(|req| req.uri().path() == "/v4/events/a%2Fb%3Fc%20d");
+            then.status(200).json_body(sample_event("a/b?c d"));
+        })
+        .await;
+    let event = client(&server)
+        .get_event()
+        .event_id("a/b?c d")
+        .send()
+        .await
+        .expect("event");
+    mock.assert_async().await;
+    assert_eq!(event.event_id.as_str(), "a/b?c d");
+}
+
+#[tokio::test]
+async fn empty_dot_and_dot_dot_ids_are_refused_before_sending() {
+    let server = MockServer::start_async().await;
+    let any = server
+        .mock_async(|_when, then| {
+            then.status(200).json_body(sample_event("x"));
+        })
+        .await;
+    let client = client(&server);
+    for id in ["", ".", ".."] {
+        let err = client.get_event().event_id(id).send().await.unwrap_err();
+        assert!(matches!(err, Error::InvalidRequest { operation: "get_event", .. }), "{id:?}: {err:?}");
+        assert!(err.to_string().contains("event_id"), "{err}");
+        let err = client
+            .update_event()
+            .event_id(id)
+            .body(types::EventUpdate::default())
+            .send()
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::InvalidRequest { .. }), "{id:?}: {err:?}");
+        let err = client.delete_visitor_data().visitor_id(id).send().await.unwrap_err();
+        assert!(err.to_string().contains("visitor_id"), "{err}");
+    }
+    let err = client.get_event().send().await.unwrap_err();
+    assert!(matches!(err, Error::InvalidRequest { .. }), "missing id: {err:?}");
+    assert_eq!(any.calls_async().await, 0, "nothing may reach the server");
+}
+
+#[tokio::test]
+async fn update_event_patches_with_only_the_fields_set() {
+    let server = MockServer::start_async().await;
+    let mock = server
+        .mock_async(|when, then| {
+            when.method(PATCH)
+                .path("/v4/events/evt_1")
+                .header("content-type", "application/json")
+                .header("authorization", format!("Bearer {KEY}"))
+                .json_body(json!({"linked_id": "order-7", "suspect": true, "tags": {"plan": "pro", "n": 3}}))
+                .is_true(expect_query(&[]));
+            then.status(200);
+        })
+        .await;
+    let mut tags = serde_json::Map::new();
+    tags.insert("plan".into(), json!("pro"));
+    tags.insert("n".into(), json!(3));
+    let update = types::EventUpdate {
+        linked_id: Some("order-7".into()),
+        suspect: Some(true),
+        tags,
+    };
+    let response = client(&server)
+        .update_event()
+        .event_id("evt_1")
+        .body(update)
+        .send()
+        .await
+        .expect("updated");
+    mock.assert_async().await;
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn search_events_sends_repeated_keys_and_both_time_forms() {
+    let server = MockServer::start_async().await;
+    let with_dates = server
+        .mock_async(|when, then| {
+            when.method(GET).path("/v4/events").is_true(expect_query(&[
+                ("visitor_id", "vis_0001"),
+                ("limit", "100"),
+                ("reverse", "true"),
+                ("suspect", "false"),
+                ("bot", "bad"),
+                ("bot_info_category", "ai_agent"),
+                ("bot_info_category", "ai_assistant"),
+                ("environment", "env_a"),
+                ("environment", "env_b"),
+                ("start", "2024-02-16T17:15:55Z"),
+                ("end", "2024-02-17T00:00:00Z"),
+                ("pagination_key", "page 2/+"),
+            ]));
+            then.status(200).json_body(json!({
+                "events": [sample_event("e1"), sample_event("e2")],
+                "pagination_key": "next-key"
+            }));
+        })
+        .await;
+    let start: chrono::DateTime<chrono::Utc> = "2024-02-16T17:15:55Z".parse().unwrap();
+    let end: chrono::DateTime<chrono::Utc> = "2024-02-17T00:00:00Z".parse().unwrap();
+    let page = client(&server)
+        .search_events()
+        .visitor_id("vis_0001")
+        .limit(std::num::NonZeroU32::new(100).unwrap())
+        .reverse(true)
+        .suspect(false)
+        .bot(types::SearchEventsBot::Bad)
+        .bot_info_category(vec![types::BotInfoCategory::AiAgent, types::BotInfoCategory::AiAssistant])
+        .environment(vec!["env_a".to_string(), "env_b".to_string()])
+        .start(start)
+        .end(end)
+        .pagination_key("page 2/+")
+        .send()
+        .await
+        .expect("page")
+        .into_inner();
+    with_dates.assert_async().await;
+    assert_eq!(page.events.len(), 2);
+    assert_eq!(page.pagination_key.as_deref(), Some("next-key"));
+
+    let with_millis = server
+        .mock_async(|when, then| {
+            when.method(GET).path("/v4/events").is_true(expect_query(&[
+                ("start", "1708102555000"),
+                ("end", "1708188955000"),
+            ]));
+            then.status(200).json_body(json!({"events": []}));
+        })
+        .await;
+    let page = client(&server)
+        .search_events()
+        .start(1_708_102_555_000_i64)
+        .end(1_708_188_955_000_i64)
+        .send()
+        .await
+        .expect("page")
+        .into_inner();
+    with_millis.assert_async().await;
+    assert!(page.events.is_empty());
+    assert!(page.pagination_key.is_none());
+}
+
+#[tokio::test]
+async fn delete_visitor_data_sends_delete() {
+    let server = MockServer::start_async().await;
+    let mock = server
+        .mock_async(|when, then| {
+            when.method(DELETE)
+                .path("/v4/visitors/vis_0001")
+                .header("authorization", format!("Bearer {KEY}"))
+                .is_true(expect_query(&[]));
+            then.status(200);
+        })
+        .await;
+    let response = client(&server)
+        .delete_visitor_data()
+        .visitor_id("vis_0001")
+        .send()
+        .await
+        .expect("deleted");
+    mock.assert_async().await;
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn edge_posts_the_request_body() {
+    let server = MockServer::start_async().await;
+    let body = json!({
+        "ipv4_address": "192.0.2.7",
+        "method": "GET",
+        "url": "https://shop.example/checkout",
+        "headers": [{"name": "user-agent", "value": "curl/8"}]
+    });
+    let request: types::EdgeRequest = match serde_json::from_value(body.clone()) {
+        Ok(r) => r,
+        Err(e) => panic!("own edge request fixture does not fit the schema: {e}"),
+    };
+    let sent = serde_json::to_value(&request).unwrap();
+    let mock = server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .path("/v4/edge")
+                .header("authorization", format!("Bearer {KEY}"))
+                .json_body(sent.clone());
+            then.status(200)
+                .json_body(json!({"event_id": "edge_1", "timestamp": 1_708_102_555_327_i64, "ip_info": {}, "vpn": false}));
+        })
+        .await;
+    let response = client(&server)
+        .analyze_request_for_automation_intelligence()
+        .body(request)
+        .send()
+        .await
+        .expect("edge response")
+        .into_inner();
+    mock.assert_async().await;
+    let response = serde_json::to_value(&response).unwrap();
+    assert_eq!(response["event_id"], "edge_1");
+    assert_eq!(response["vpn"], false);
+}
+
+#[test]
+fn regions_have_their_base_urls_and_parse_from_names() {
+    assert_eq!(Region::Global.base_url(), "https://api.fpjs.io/v4");
+    assert_eq!(Region::Eu.base_url(), "https://eu.api.fpjs.io/v4");
+    assert_eq!(Region::Asia.base_url(), "https://ap.api.fpjs.io/v4");
+    assert_eq!(Region::default(), Region::Global);
+    for (name, region) in [
+        ("global", Region::Global),
+        ("us", Region::Global),
+        ("EU", Region::Eu),
+        ("ap", Region::Asia),
+        ("asia", Region::Asia),
+    ] {
+        assert_eq!(name.parse::<Region>().unwrap(), region, "{name}");
+    }
+    let err = "mars".parse::<Region>().unwrap_err();
+    assert!(err.to_string().contains("mars"), "{err}");
+}
+
+#[test]
+fn built_client_uses_the_region_or_the_base_url_override() {
+    for region in [Region::Global, Region::Eu, Region::Asia] {
+        let client = Client::builder(KEY).region(region).build().unwrap();
+        assert_eq!(client.base_url(), region.base_url());
+    }
+    let client = Client::builder(KEY)
+        .region(Region::Eu)
+        .base_url("http://127.0.0.1:8080/v4/")
+        .build()
+        .unwrap();
+    assert_eq!(client.base_url(), "http://127.0.0.1:8080/v4");
+}
+
+#[tokio::test]
+async fn base_url_override_routes_requests_there() {
+    let server = MockServer::start_async().await;
+    let mock = server
+        .mock_async(|when, then| {
+            when.method(GET).path("/proxy/fp/events/e1");
+            then.status(200).json_body(sample_event("e1"));
+        })
+        .await;
+    let client = Client::builder(KEY)
+        .region(Region::Asia)
+        .base_url(server.url("/proxy/fp"))
+        .build()
+        .unwrap();
+    client.get_event().event_id("e1").send().await.expect("event");
+    mock.assert_async().await;
+}
+
+#[test]
+fn bad_configuration_is_a_clear_error() {
+    for (builder, needle) in [
+        (Client::builder(""), "empty"),
+        (Client::builder("  "), "empty"),
+        (Client::builder("key\nwith newline"), "header"),
+        (Client::builder(KEY).base_url("not a url"), "not a valid URL"),
+        (Client::builder(KEY).base_url("ftp://example.com/v4"), "http"),
+        (Client::builder(KEY).base_url("http://example.com/v4?x=1"), "query"),
+        (Client::builder(KEY).base_url("http://u:p@example.com/v4"), "credentials"),
+    ] {
+        let err = builder.build().unwrap_err();
+        assert!(matches!(err, Error::Config { .. }), "{err:?}");
+        assert!(err.to_string().contains(needle), "{err} should mention {needle}");
+    }
+}
+
+#[test]
+fn debug_output_never_shows_the_key() {
+    let builder = Client::builder(KEY).timeout(Duration::from_secs(5));
+    let shown = format!("{builder:?}");
+    assert!(!shown.contains(KEY) && shown.contains("redacted"), "{shown}");
+    let client = builder.build().unwrap();
+    let shown = format!("{client:?} {client:#?}");
+    assert!(!shown.contains(KEY) && shown.contains("redacted"), "{shown}");
+    let shown = format!("{:?}", client.get_event().event_id("e1"));
+    assert!(!shown.contains(KEY), "{shown}");
+}
+
+#[tokio::test]
+async fn the_key_does_not_appear_in_errors() {
+    let server = MockServer::start_async().await;
+    server
+        .mock_async(|_when, then| {
+            then.status(403).json_body(json!({"error": {"code": "secret_api_key_not_found", "message": "secret key is not found"}}));
+        })
+        .await;
+    let err = client(&server).get_event().event_id("e1").send().await.unwrap_err();
+    let shown = format!("{err} {err:?}");
+    assert!(!shown.contains(KEY), "{shown}");
+    assert_eq!(err.status().map(|s| s.as_u16()), Some(403));
+}
