@@ -1,0 +1,498 @@
+//! `cargo xtask`: maintenance tasks for fingerprint-server-sdk.
+//!
+//! `cargo xtask regen` turns the upstream OpenAPI description of the
+//! Fingerprint Server API (multi-file 3.1 tree or bundled single file) into
+//! the committed, prose-free OpenAPI 3.0.3 document that `build.rs` feeds to
+//! progenitor. See `cargo xtask --help`.
+
+mod check;
+mod convert;
+mod source;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, anyhow, bail};
+use serde_json::{Map, Value};
+
+use source::{Loader, Loc, RealFetch};
+
+const HELP: &str = "\
+cargo xtask: maintenance tasks for fingerprint-server-sdk
+
+USAGE:
+    cargo xtask regen [OPTIONS]
+    cargo xtask help
+
+regen bundles the upstream OpenAPI description of the Fingerprint Server API
+into one document, converts it to OpenAPI 3.0.3 (what progenitor reads),
+strips all prose (descriptions, summaries, examples, titles, x-* extensions)
+and writes, under the output directory:
+    fingerprint-server-api-v4.json   the document (sorted keys, 2-space indent)
+    SOURCE                           where it came from, with input checksums
+(for --api v3: fingerprint-server-api-v3.json and SOURCE-v3).
+
+OPTIONS:
+    --from <SRC>          A directory holding the upstream schema tree, an entry
+                          file (.yaml/.json), or an http(s) URL of one. For a
+                          directory the entry is fingerprint-server-api-v4.yaml
+                          (v3: fingerprint-server-api-for-sdks.yaml).
+                          Default for v4: the bundled file upstream publishes,
+                          https://fingerprintjs.github.io/fingerprint-pro-server-api-openapi/schemas/fingerprint-server-api-v4.yaml
+    --api <v4|v3>         Which API to generate [default: v4].
+    --out-dir <DIR>       Where the committed files live [default: <workspace>/openapi].
+    --upstream-version <X>
+                          Upstream release or commit to record in SOURCE.
+                          Otherwise read from a .schema-version file next to
+                          the entry, else recorded as unknown.
+    --check               Write nothing: compare the document computed from
+                          --from with the committed one. Exit 0 if identical,
+                          1 with a summary of the drift otherwise. SOURCE is
+                          not compared.
+    -h, --help            Show this help.
+
+EXIT STATUS: 0 success, 1 drift found by --check, 2 error.
+
+EXAMPLES:
+    cargo xtask regen --from ../shared/upstream/schemas
+    cargo xtask regen --check --from ../shared/upstream/schemas
+    cargo xtask regen --check --from ../shared/upstream/published/fingerprint-server-api-v4.yaml
+    cargo xtask regen --api v3 --from ../shared/upstream/schemas
+";
+
+const PUBLISHED_V4: &str = "https://fingerprintjs.github.io/fingerprint-pro-server-api-openapi/schemas/fingerprint-server-api-v4.yaml";
+
+/// What differs between the API versions.
+#[derive(Clone, Copy, Debug)]
+pub struct Api {
+    pub name: &'static str,
+    /// Entry file name inside a directory given to `--from`.
+    pub entry: &'static str,
+    /// Output document file name.
+    pub document: &'static str,
+    /// Provenance file name.
+    pub source: &'static str,
+    /// Paths dropped from the document.
+    pub drop_paths: &'static [&'static str],
+    pub default_from: Option<&'static str>,
+}
+
+pub const V4: Api = Api {
+    name: "v4",
+    entry: "fingerprint-server-api-v4.yaml",
+    document: "fingerprint-server-api-v4.json",
+    source: "SOURCE",
+    drop_paths: &[],
+    default_from: Some(PUBLISHED_V4),
+};
+
+pub const V3: Api = Api {
+    name: "v3",
+    entry: "fingerprint-server-api-for-sdks.yaml",
+    document: "fingerprint-server-api-v3.json",
+    source: "SOURCE-v3",
+    // A fake `trace` operation upstream uses to describe the webhook body.
+    drop_paths: &["/webhook"],
+    default_from: None,
+};
+
+#[derive(Debug)]
+struct Args {
+    api: Api,
+    from: Option<String>,
+    out_dir: Option<PathBuf>,
+    upstream_version: Option<String>,
+    check: bool,
+}
+
+enum Command {
+    Help,
+    Regen(Args),
+}
+
+fn parse_args(args: &[String]) -> Result<Command> {
+    let mut it = args.iter();
+    match it.next().map(String::as_str) {
+        None | Some("help" | "-h" | "--help") => return Ok(Command::Help),
+        Some("regen") => {}
+        Some(other) => bail!("unknown command `{other}` (try `cargo xtask --help`)"),
+    }
+    let mut a = Args {
+        api: V4,
+        from: None,
+        out_dir: None,
+        upstream_version: None,
+        check: false,
+    };
+    let rest: Vec<&String> = it.collect();
+    let mut i = 0;
+    while i < rest.len() {
+        let arg = rest[i].as_str();
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
+            _ => (arg, None),
+        };
+        let mut value = || -> Result<String> {
+            if let Some(v) = inline.clone() {
+                return Ok(v);
+            }
+            i += 1;
+            rest.get(i)
+                .map(|s| s.to_string())
+                .ok_or_else(|| anyhow!("{flag} needs a value"))
+        };
+        match flag {
+            "-h" | "--help" => return Ok(Command::Help),
+            "--check" => a.check = true,
+            "--from" => a.from = Some(value()?),
+            "--out-dir" => a.out_dir = Some(PathBuf::from(value()?)),
+            "--upstream-version" => a.upstream_version = Some(value()?),
+            "--api" => {
+                a.api = match value()?.as_str() {
+                    "v4" | "4" => V4,
+                    "v3" | "3" => V3,
+                    other => bail!("unknown --api `{other}` (expected v4 or v3)"),
+                }
+            }
+            _ => bail!("unknown argument `{arg}` (try `cargo xtask regen --help`)"),
+        }
+        i += 1;
+    }
+    Ok(Command::Regen(a))
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = parse_args(&args).and_then(|cmd| match cmd {
+        Command::Help => {
+            print!("{HELP}");
+            Ok(true)
+        }
+        Command::Regen(a) => regen(&a),
+    });
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The workspace root (the parent of this crate).
+fn workspace_root() -> PathBuf {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    here.parent().unwrap_or(here).to_path_buf()
+}
+
+/// The result of one generation, before anything is written.
+#[derive(Debug)]
+pub struct Generated {
+    pub document: Value,
+    /// The document as committed: canonical JSON text.
+    pub text: String,
+    /// The SOURCE file text.
+    pub source: String,
+    pub form: &'static str,
+    pub files_read: usize,
+}
+
+/// Where the input is, as a location of the entry document.
+fn entry_location(from: &str, api: &Api, cwd: &Path) -> Result<Loc> {
+    if source::is_url(from) {
+        let url = if from.ends_with('/') {
+            format!("{from}{}", api.entry)
+        } else {
+            from.to_string()
+        };
+        return Ok(Loc::Url(url));
+    }
+    let path = source::normalize_path(&cwd.join(from));
+    if path.is_dir() {
+        Ok(Loc::File(path.join(api.entry)))
+    } else if path.is_file() {
+        Ok(Loc::File(path))
+    } else {
+        bail!("--from {from}: no such file or directory")
+    }
+}
+
+/// `--from` as recorded in SOURCE: URLs as given, local paths relative to
+/// the workspace root.
+fn recorded_from(from: &str, cwd: &Path, root: &Path) -> String {
+    if source::is_url(from) {
+        return from.to_string();
+    }
+    let abs = source::normalize_path(&cwd.join(from));
+    let rel = source::relative_path(&abs, &source::normalize_path(root));
+    if rel.starts_with("../..") {
+        // Far from the workspace: a relative path would only confuse.
+        abs.to_string_lossy().replace('\\', "/")
+    } else {
+        rel
+    }
+}
+
+fn upstream_version(flag: Option<&str>, entry: &Loc) -> Result<String> {
+    if let Some(v) = flag {
+        return Ok(v.trim().to_string());
+    }
+    if let Loc::File(p) = entry {
+        let file = p.with_file_name(".schema-version");
+        if file.is_file() {
+            let v = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let v = v.trim();
+            if !v.is_empty() {
+                return Ok(v.to_string());
+            }
+        }
+    }
+    Ok("unknown".to_string())
+}
+
+/// Builds the document and SOURCE text for `entry`.
+pub fn generate(
+    fetch: &dyn source::Fetch,
+    entry: &Loc,
+    api: &Api,
+    recorded_from: &str,
+    upstream_version: &str,
+) -> Result<Generated> {
+    let mut loader = Loader::new(fetch);
+    let opts = convert::Options {
+        drop_paths: api.drop_paths.iter().map(|s| s.to_string()).collect(),
+    };
+    let document = convert::convert(&mut loader, entry, &opts)?;
+    let text = canonical_json(&document)?;
+
+    let files: Vec<(String, &[u8])> = loader
+        .files()
+        .map(|(l, b)| (l.relative_to(entry), b))
+        .collect();
+    let files_read = files.len();
+    let (form, input_sha) = if files_read == 1 {
+        ("single-file", source::sha256_hex(files[0].1))
+    } else {
+        ("tree", source::tree_sha256(files))
+    };
+    let info_version = document
+        .pointer("/info/version")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let q = |s: &str| serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_string());
+    let entry_name = match entry {
+        Loc::File(p) => p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        Loc::Url(u) => u.rsplit('/').next().unwrap_or(u).to_string(),
+    };
+    let sha_note = if form == "tree" {
+        "# input_sha256: over every file read, sorted by path relative to the entry's\n\
+         # directory, each as: path, NUL, byte length in decimal, NUL, bytes.\n"
+    } else {
+        "# input_sha256: of the single input file.\n"
+    };
+    let source = format!(
+        "# Generated by `cargo xtask regen`; do not edit by hand.\n\
+         # Provenance of {doc} (next to this file): the upstream source below,\n\
+         # bundled, converted to OpenAPI 3.0.3 and stripped of prose.\n\
+         api = {api}\n\
+         from = {from}\n\
+         form = {form}\n\
+         entry = {entry}\n\
+         upstream_version = {uv}\n\
+         info_version = {iv}\n\
+         files_read = {files_read}\n\
+         {sha_note}\
+         input_sha256 = {isha}\n\
+         document_sha256 = {dsha}\n",
+        doc = api.document,
+        api = q(api.name),
+        from = q(recorded_from),
+        form = q(form),
+        entry = q(&entry_name),
+        uv = q(upstream_version),
+        iv = q(info_version),
+        isha = q(&input_sha),
+        dsha = q(&source::sha256_hex(text.as_bytes())),
+    );
+    Ok(Generated {
+        document,
+        text,
+        source,
+        form,
+        files_read,
+    })
+}
+
+/// Deterministic JSON: keys sorted at every level, 2-space indent, trailing
+/// newline. Sorting is done here rather than relying on serde_json's map
+/// type, so the output does not depend on its `preserve_order` feature.
+pub fn canonical_json(v: &Value) -> Result<String> {
+    fn sorted(v: &Value) -> Value {
+        match v {
+            Value::Object(m) => {
+                let mut keys: Vec<&String> = m.keys().collect();
+                keys.sort();
+                let mut out = Map::new();
+                for k in keys {
+                    out.insert(k.clone(), sorted(&m[k]));
+                }
+                Value::Object(out)
+            }
+            Value::Array(a) => Value::Array(a.iter().map(sorted).collect()),
+            other => other.clone(),
+        }
+    }
+    let mut s = serde_json::to_string_pretty(&sorted(v)).context("serializing the document")?;
+    s.push('\n');
+    Ok(s)
+}
+
+fn summary(doc: &Value) -> String {
+    let count = |p: &str| {
+        doc.pointer(p)
+            .and_then(Value::as_object)
+            .map_or(0, Map::len)
+    };
+    let ops: usize = doc
+        .get("paths")
+        .and_then(Value::as_object)
+        .map_or(0, |paths| {
+            paths
+                .values()
+                .filter_map(Value::as_object)
+                .map(|item| {
+                    item.keys()
+                        .filter(|k| {
+                            [
+                                "get", "put", "post", "delete", "options", "head", "patch", "trace",
+                            ]
+                            .contains(&k.as_str())
+                        })
+                        .count()
+                })
+                .sum()
+        });
+    format!(
+        "{} paths, {ops} operations, {} schemas",
+        count("/paths"),
+        count("/components/schemas")
+    )
+}
+
+fn display(p: &Path, root: &Path) -> String {
+    match p.strip_prefix(root) {
+        Ok(rel) => rel.display().to_string(),
+        Err(_) => p.display().to_string(),
+    }
+}
+
+/// Prints a line to stdout, ignoring a closed pipe (`| head`).
+macro_rules! say {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
+
+/// Runs `regen`; `Ok(false)` means `--check` found drift.
+fn regen(a: &Args) -> Result<bool> {
+    let cwd = std::env::current_dir().context("reading the current directory")?;
+    let root = workspace_root();
+    let from = match (&a.from, a.api.default_from) {
+        (Some(f), _) if source::is_url(f) => f.clone(),
+        (Some(f), _) => match f.trim_end_matches(['/', '\\']) {
+            "" => f.clone(),
+            trimmed => trimmed.to_string(),
+        },
+        (None, Some(d)) => {
+            eprintln!("no --from given: using {d}");
+            d.to_string()
+        }
+        (None, None) => bail!("--api {} needs --from", a.api.name),
+    };
+    let entry = entry_location(&from, &a.api, &cwd)?;
+    let out_dir = match &a.out_dir {
+        Some(d) => source::normalize_path(&cwd.join(d)),
+        None => root.join("openapi"),
+    };
+    let uv = upstream_version(a.upstream_version.as_deref(), &entry)?;
+    let recorded = recorded_from(&from, &cwd, &root);
+    let g = generate(&RealFetch, &entry, &a.api, &recorded, &uv)
+        .with_context(|| format!("converting {entry}"))?;
+
+    let doc_path = out_dir.join(a.api.document);
+    let shown = display(&doc_path, &root);
+    let committed = match std::fs::read_to_string(&doc_path) {
+        Ok(t) => Some(t.replace("\r\n", "\n")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e).with_context(|| format!("reading {}", doc_path.display())),
+    };
+
+    if a.check {
+        let Some(committed) = committed else {
+            say!(
+                "DRIFT: {shown} does not exist; run `cargo xtask regen --api {} --from {from}`",
+                a.api.name
+            );
+            return Ok(false);
+        };
+        if committed == g.text {
+            say!(
+                "OK: {shown} is up to date with {from} ({})",
+                summary(&g.document)
+            );
+            return Ok(true);
+        }
+        say!("DRIFT: {shown} differs from what {from} gives (added = only in {from}):");
+        match serde_json::from_str::<Value>(&committed) {
+            Ok(old) => {
+                let d = check::compare(&old, &g.document);
+                if d.is_empty() {
+                    say!("  same content, different formatting (hand-edited?)");
+                } else {
+                    say!("{}", d.render().trim_end());
+                }
+            }
+            Err(e) => say!("  the committed file is not valid JSON: {e}"),
+        }
+        say!(
+            "To accept it: cargo xtask regen --api {} --from {from}",
+            a.api.name
+        );
+        return Ok(false);
+    }
+
+    std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+    if let Some(old) = committed
+        .as_deref()
+        .and_then(|t| serde_json::from_str::<Value>(t).ok())
+    {
+        let d = check::compare(&old, &g.document);
+        if !d.is_empty() {
+            say!("changes against the previous {shown}:");
+            say!("{}", d.render().trim_end());
+        }
+    }
+    std::fs::write(&doc_path, &g.text)
+        .with_context(|| format!("writing {}", doc_path.display()))?;
+    let source_path = out_dir.join(a.api.source);
+    std::fs::write(&source_path, &g.source)
+        .with_context(|| format!("writing {}", source_path.display()))?;
+    say!(
+        "wrote {shown} ({}) and {} from {from} ({}, {} file{} read, upstream version {uv})",
+        summary(&g.document),
+        display(&source_path, &root),
+        g.form,
+        g.files_read,
+        if g.files_read == 1 { "" } else { "s" },
+    );
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests;
