@@ -63,7 +63,8 @@ fn generate(document: &Path, out: &Path) -> BuildResult<()> {
     let mut file: syn::File =
         syn::parse2(tokens).map_err(|e| format!("generated code does not parse: {e}"))?;
     postprocess::run(&mut file, &routes)?;
-    file.items.push(syn::parse2(routes::table(&routes)).map_err(|e| e.to_string())?);
+    file.items
+        .push(syn::parse2(routes::table(&routes)).map_err(|e| e.to_string())?);
 
     let code = prettyplease::unparse(&file);
     std::fs::write(out, code).map_err(|e| format!("writing {}: {e}", out.display()))
@@ -77,7 +78,74 @@ mod policy {
     /// Applies every rule to the document.
     pub fn apply(doc: &mut Value) {
         walk(doc);
+        inline_primitive_aliases(doc);
         undeclare_errors(doc);
+    }
+
+    /// Keywords that only constrain values. The server is the validator: a
+    /// model must never refuse what the server sends (a score above a
+    /// documented maximum, an id of a new shape), and a builder must not
+    /// force `NonZeroU32` on a plain `limit(100)`.
+    const CONSTRAINTS: &[&str] = &[
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "minLength",
+        "maxLength",
+        "pattern",
+        "minItems",
+        "maxItems",
+        "uniqueItems",
+        "multipleOf",
+    ];
+
+    /// Replaces every reference to a component schema that is only a
+    /// primitive (`EventId` is a string, `Timestamp` an integer, `Suspect` a
+    /// boolean) with the primitive itself, so fields are plain `String`,
+    /// `i64` and `bool` rather than one newtype each. Enums and objects keep
+    /// their names.
+    fn inline_primitive_aliases(doc: &mut Value) {
+        let Some(schemas) = doc
+            .pointer_mut("/components/schemas")
+            .and_then(Value::as_object_mut)
+        else {
+            return;
+        };
+        let aliases: serde_json::Map<String, Value> = schemas
+            .iter()
+            .filter(|(_, schema)| is_primitive(schema))
+            .map(|(name, schema)| (format!("#/components/schemas/{name}"), schema.clone()))
+            .collect();
+        schemas.retain(|name, _| !aliases.contains_key(&format!("#/components/schemas/{name}")));
+        replace_refs(doc, &aliases);
+    }
+
+    fn is_primitive(schema: &Value) -> bool {
+        let Some(map) = schema.as_object() else {
+            return false;
+        };
+        let primitive = matches!(
+            map.get("type").and_then(Value::as_str),
+            Some("string" | "integer" | "number" | "boolean")
+        );
+        primitive && !map.contains_key("enum")
+    }
+
+    fn replace_refs(node: &mut Value, aliases: &serde_json::Map<String, Value>) {
+        match node {
+            Value::Object(map) => {
+                if let Some(Value::String(target)) = map.get("$ref")
+                    && let Some(schema) = aliases.get(target)
+                {
+                    *node = schema.clone();
+                    return;
+                }
+                map.values_mut().for_each(|v| replace_refs(v, aliases));
+            }
+            Value::Array(items) => items.iter_mut().for_each(|v| replace_refs(v, aliases)),
+            _ => {}
+        }
     }
 
     /// Removes the non-2xx responses from every operation. progenitor would
@@ -91,7 +159,9 @@ mod policy {
             return;
         };
         for item in paths.values_mut() {
-            let Some(item) = item.as_object_mut() else { continue };
+            let Some(item) = item.as_object_mut() else {
+                continue;
+            };
             for op in item.values_mut() {
                 if let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) {
                     responses.retain(|status, _| status.starts_with('2'));
@@ -108,6 +178,12 @@ mod policy {
                 if map.get("additionalProperties") == Some(&Value::Bool(false)) {
                     map.remove("additionalProperties");
                 }
+                // Only scalar values: an object under such a key is a
+                // property that happens to have that name.
+                map.retain(|key, value| {
+                    !(CONSTRAINTS.contains(&key.as_str())
+                        && (value.is_number() || value.is_string() || value.is_boolean()))
+                });
                 if let Some(Value::String(format)) = map.get("format") {
                     match format.as_str() {
                         // `f32` cannot hold what the server sends (0.95 comes
@@ -216,7 +292,7 @@ mod routes {
 /// Rewrites of the generated syntax tree.
 mod postprocess {
     use super::*;
-    use syn::{parse_quote, Fields, Item, ItemEnum, ItemImpl, ItemMod};
+    use syn::{Fields, Item, ItemEnum, ItemImpl, ItemMod, parse_quote};
 
     pub fn run(file: &mut syn::File, routes: &[routes::Route]) -> BuildResult<()> {
         let mut opened = 0;
@@ -234,12 +310,13 @@ mod postprocess {
                     // Construction goes through `Client::builder`, which sets
                     // up authentication, retries and timeouts; the generated
                     // constructors would skip all of that.
-                    imp.items.retain(|i| !matches!(i, syn::ImplItem::Fn(f) if f.sig.ident == "new"));
+                    imp.items
+                        .retain(|i| !matches!(i, syn::ImplItem::Fn(f) if f.sig.ident == "new"));
                     for i in &mut imp.items {
-                        if let syn::ImplItem::Fn(f) = i {
-                            if f.sig.ident == "new_with_client" {
-                                f.vis = parse_quote!(pub(crate));
-                            }
+                        if let syn::ImplItem::Fn(f) = i
+                            && f.sig.ident == "new_with_client"
+                        {
+                            f.vis = parse_quote!(pub(crate));
                         }
                     }
                 }
@@ -256,7 +333,8 @@ mod postprocess {
             ));
         }
         // The prelude is progenitor's; the crate has its own layout.
-        file.items.retain(|i| !matches!(i, Item::Mod(m) if m.ident == "prelude"));
+        file.items
+            .retain(|i| !matches!(i, Item::Mod(m) if m.ident == "prelude"));
         Ok(())
     }
 
@@ -300,12 +378,17 @@ mod postprocess {
         let mut open: BTreeMap<String, Vec<(syn::Ident, String)>> = BTreeMap::new();
         for item in items.iter_mut() {
             let Item::Enum(e) = item else { continue };
-            let Some(values) = wire_values(e) else { continue };
+            let Some(values) = wire_values(e) else {
+                continue;
+            };
             if values.len() < 2 {
                 continue;
             }
             if values.iter().any(|(v, _)| v == "Unrecognized") {
-                return Err(format!("enum {} already has a variant named Unrecognized", e.ident));
+                return Err(format!(
+                    "enum {} already has a variant named Unrecognized",
+                    e.ident
+                ));
             }
             for name in ["Copy", "Deserialize", "Serialize"] {
                 remove_derive(&mut e.attrs, name);
@@ -327,11 +410,15 @@ mod postprocess {
         // form gets its own below.
         items.retain(|item| {
             let Item::Impl(imp) = item else { return true };
-            let Some(name) = type_name(&imp.self_ty) else { return true };
+            let Some(name) = type_name(&imp.self_ty) else {
+                return true;
+            };
             if !open.contains_key(&name) {
                 return true;
             }
-            let Some((_, trait_path, _)) = &imp.trait_ else { return true };
+            let Some((_, trait_path, _)) = &imp.trait_ else {
+                return true;
+            };
             let last = trait_path.segments.last().map(|s| s.ident.to_string());
             !matches!(last.as_deref(), Some("Display" | "FromStr" | "TryFrom"))
         });
@@ -463,16 +550,19 @@ mod postprocess {
             }
             let mut wrapper = None;
             for member in &mut imp.items {
-                let syn::ImplItem::Fn(f) = member else { continue };
+                let syn::ImplItem::Fn(f) = member else {
+                    continue;
+                };
                 if f.sig.ident != "send" {
                     continue;
                 }
                 let ok_type = success_type(&f.sig.output)
                     .ok_or_else(|| format!("unexpected send signature: {}", quote!(#f)))?;
-                let operation_id = operation_of(f)
-                    .ok_or("send method without an OperationInfo")?;
+                let operation_id = operation_of(f).ok_or("send method without an OperationInfo")?;
                 if !routes.iter().any(|r| r.operation_id == operation_id) {
-                    return Err(format!("operation {operation_id} is not in the route table"));
+                    return Err(format!(
+                        "operation {operation_id} is not in the route table"
+                    ));
                 }
                 f.sig.ident = format_ident!("send_raw");
                 f.vis = syn::Visibility::Inherited;
@@ -499,9 +589,13 @@ mod postprocess {
 
     /// `T` in `Result<ResponseValue<T>, Error<E>>`.
     fn success_type(output: &syn::ReturnType) -> Option<syn::Type> {
-        let syn::ReturnType::Type(_, ty) = output else { return None };
+        let syn::ReturnType::Type(_, ty) = output else {
+            return None;
+        };
         let result = last_generic_args(ty)?;
-        let syn::GenericArgument::Type(ok) = result.first()? else { return None };
+        let syn::GenericArgument::Type(ok) = result.first()? else {
+            return None;
+        };
         let inner = last_generic_args(ok)?;
         match inner.first()? {
             syn::GenericArgument::Type(t) => Some(t.clone()),

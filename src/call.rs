@@ -79,15 +79,17 @@ async fn convert<E>(
 ) -> Error {
     use progenitor_client::Error as P;
     match error {
-        P::InvalidRequest(message) | P::Custom(message) => Error::InvalidRequest { operation, message },
-        P::CommunicationError(source) | P::InvalidUpgrade(source) | P::ResponseBodyError(source) => {
-            Error::Transport {
-                operation,
-                status: report.status,
-                attempts: report.attempts.max(1),
-                source,
-            }
+        P::InvalidRequest(message) | P::Custom(message) => {
+            Error::InvalidRequest { operation, message }
         }
+        P::CommunicationError(source)
+        | P::InvalidUpgrade(source)
+        | P::ResponseBodyError(source) => Error::Transport {
+            operation,
+            status: report.status,
+            attempts: report.attempts.max(1),
+            source,
+        },
         P::InvalidResponsePayload(bytes, source) => {
             let status = report.status;
             let body = String::from_utf8_lossy(&bytes).into_owned();

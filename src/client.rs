@@ -192,10 +192,10 @@ impl ClientBuilder {
             Error::config("FINGERPRINT_SECRET_API_KEY is not set (or is not valid UTF-8)")
         })?;
         let mut builder = Self::new(key);
-        if let Ok(region) = std::env::var("FINGERPRINT_REGION") {
-            if !region.trim().is_empty() {
-                builder = builder.region(region.parse()?);
-            }
+        if let Ok(region) = std::env::var("FINGERPRINT_REGION")
+            && !region.trim().is_empty()
+        {
+            builder = builder.region(region.parse()?);
         }
         Ok(builder)
     }
@@ -315,8 +315,12 @@ impl ClientHooks<Inner> for Client {
         info: &OperationInfo,
     ) -> Result<(), progenitor_client::Error<E>> {
         if let Some(route) = route::find(info.operation_id) {
-            route::check_path(route, &self.inner().settings().base_path, request.url().path())
-                .map_err(progenitor_client::Error::InvalidRequest)?;
+            route::check_path(
+                route,
+                &self.inner().settings().base_path,
+                request.url().path(),
+            )
+            .map_err(progenitor_client::Error::InvalidRequest)?;
         }
         request
             .url_mut()
@@ -393,13 +397,15 @@ impl ClientHooks<Inner> for Client {
                             (Ok(response), decision)
                         }
                         Err(e) => {
-                            let decision = transport_decision(policy, &method, operation, &e, attempt, waited);
+                            let decision =
+                                transport_decision(policy, &method, operation, &e, attempt, waited);
                             (Err(e), decision)
                         }
                     }
                 }
                 Err(e) => {
-                    let decision = transport_decision(policy, &method, operation, &e, attempt, waited);
+                    let decision =
+                        transport_decision(policy, &method, operation, &e, attempt, waited);
                     (Err(e), decision)
                 }
             };
@@ -436,7 +442,15 @@ fn transport_decision(
     let outcome = Outcome::Transport {
         connect: error.is_connect(),
     };
-    retry::decide(policy, method, operation, outcome, attempt, waited, retry::jitter())
+    retry::decide(
+        policy,
+        method,
+        operation,
+        outcome,
+        attempt,
+        waited,
+        retry::jitter(),
+    )
 }
 
 /// Reads the whole body and gives back an equivalent response holding it.

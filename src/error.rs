@@ -238,7 +238,11 @@ impl fmt::Display for Error {
                 match error {
                     Some(e) => write!(f, " {}: {}", e.code, e.message)?,
                     None if body.trim().is_empty() => write!(f, " with an empty body")?,
-                    None => write!(f, " with a body that is not an API error: {:?}", truncate(body, 200))?,
+                    None => write!(
+                        f,
+                        " with a body that is not an API error: {:?}",
+                        truncate(body, 200)
+                    )?,
                 }
                 if *attempts > 1 {
                     write!(f, " (gave up after {attempts} attempts")?;

@@ -1,6 +1,5 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
-#![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
 /// The code progenitor generates from `openapi/fingerprint-server-api-v4.json`
 /// at build time, after the SDK's post-processing (see `build.rs`). Nothing in
@@ -22,10 +21,13 @@ mod generated {
 mod call;
 mod client;
 mod error;
+#[cfg(feature = "mock")]
+pub mod mock;
 mod retry;
 mod route;
 #[cfg(feature = "sealed")]
 pub mod sealed;
+mod stream;
 #[cfg(feature = "webhook")]
 pub mod webhook;
 
@@ -33,6 +35,7 @@ pub use client::{Client, ClientBuilder, Region};
 pub use error::{ApiError, Error};
 pub use generated::{ByteStream, ResponseValue};
 pub use retry::RetryPolicy;
+pub use stream::{EventStream, PageStream};
 
 /// Every model of the API (`Event`, `EventSearch`, `EventUpdate`,
 /// `ErrorResponse`, `ErrorCode`, ...), generated from the OpenAPI document.

@@ -140,7 +140,10 @@ pub(crate) fn decide(
     if attempt >= policy.max_attempts {
         return Decision::Stop;
     }
-    let idempotent = matches!(*method, Method::GET | Method::PATCH | Method::DELETE | Method::HEAD | Method::PUT);
+    let idempotent = matches!(
+        *method,
+        Method::GET | Method::PATCH | Method::DELETE | Method::HEAD | Method::PUT
+    );
     let mut server_wait = None;
     let retryable = match outcome {
         Outcome::Response {
@@ -236,20 +239,29 @@ mod tests {
     fn retries_429_after_retry_after_seconds() {
         let mut h = HeaderMap::new();
         h.insert(RETRY_AFTER, HeaderValue::from_static("7"));
-        assert_eq!(decide_get(status(429, &h), 1), Decision::Retry(Duration::from_secs(7)));
+        assert_eq!(
+            decide_get(status(429, &h), 1),
+            Decision::Retry(Duration::from_secs(7))
+        );
     }
 
     #[test]
     fn caps_retry_after_at_max_backoff() {
         let mut h = HeaderMap::new();
         h.insert(RETRY_AFTER, HeaderValue::from_static("3600"));
-        assert_eq!(decide_get(status(429, &h), 1), Decision::Retry(Duration::from_secs(20)));
+        assert_eq!(
+            decide_get(status(429, &h), 1),
+            Decision::Retry(Duration::from_secs(20))
+        );
     }
 
     #[test]
     fn reads_retry_after_as_http_date() {
         let mut h = HeaderMap::new();
-        h.insert(RETRY_AFTER, HeaderValue::from_static("Wed, 21 Oct 2015 07:28:05 GMT"));
+        h.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:05 GMT"),
+        );
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_480);
         assert_eq!(retry_after(&h, now), Some(Duration::from_secs(5)));
         let later = now + Duration::from_secs(60);
@@ -261,12 +273,28 @@ mod tests {
     #[test]
     fn backs_off_without_retry_after_with_jitter_in_bounds() {
         let h = HeaderMap::new();
-        assert_eq!(decide_get(status(429, &h), 1), Decision::Retry(Duration::from_millis(250)));
-        assert_eq!(decide_get(status(503, &h), 2), Decision::Retry(Duration::from_millis(500)));
+        assert_eq!(
+            decide_get(status(429, &h), 1),
+            Decision::Retry(Duration::from_millis(250))
+        );
+        assert_eq!(
+            decide_get(status(503, &h), 2),
+            Decision::Retry(Duration::from_millis(500))
+        );
         let policy = RetryPolicy::standard().with_max_attempts(20);
         for attempt in 1..15 {
-            let d = decide(&policy, &Method::GET, "get_event", status(503, &h), attempt, Duration::ZERO, 0.999);
-            let Decision::Retry(wait) = d else { panic!("{d:?}") };
+            let d = decide(
+                &policy,
+                &Method::GET,
+                "get_event",
+                status(503, &h),
+                attempt,
+                Duration::ZERO,
+                0.999,
+            );
+            let Decision::Retry(wait) = d else {
+                panic!("{d:?}")
+            };
             assert!(wait <= Duration::from_secs(20), "{wait:?}");
         }
     }
@@ -275,8 +303,19 @@ mod tests {
     fn retries_5xx_only_on_idempotent_methods() {
         let h = HeaderMap::new();
         for code in [500, 502, 503, 504] {
-            assert!(matches!(decide_get(status(code, &h), 1), Decision::Retry(_)), "{code}");
-            let post = decide(&RetryPolicy::standard(), &Method::POST, "analyze", status(code, &h), 1, Duration::ZERO, 0.5);
+            assert!(
+                matches!(decide_get(status(code, &h), 1), Decision::Retry(_)),
+                "{code}"
+            );
+            let post = decide(
+                &RetryPolicy::standard(),
+                &Method::POST,
+                "analyze",
+                status(code, &h),
+                1,
+                Duration::ZERO,
+                0.5,
+            );
             assert_eq!(post, Decision::Stop, "{code}");
         }
     }
@@ -292,26 +331,64 @@ mod tests {
     #[test]
     fn retries_state_not_ready_only_on_update_event() {
         let h = HeaderMap::new();
-        let conflict = |code| Outcome::Response { status: StatusCode::CONFLICT, headers: &h, code };
-        let update = |outcome| decide(&RetryPolicy::standard(), &Method::PATCH, "update_event", outcome, 1, Duration::ZERO, 0.5);
-        assert!(matches!(update(conflict(Some("state_not_ready"))), Decision::Retry(_)));
+        let conflict = |code| Outcome::Response {
+            status: StatusCode::CONFLICT,
+            headers: &h,
+            code,
+        };
+        let update = |outcome| {
+            decide(
+                &RetryPolicy::standard(),
+                &Method::PATCH,
+                "update_event",
+                outcome,
+                1,
+                Duration::ZERO,
+                0.5,
+            )
+        };
+        assert!(matches!(
+            update(conflict(Some("state_not_ready"))),
+            Decision::Retry(_)
+        ));
         assert_eq!(update(conflict(Some("other"))), Decision::Stop);
         assert_eq!(update(conflict(None)), Decision::Stop);
     }
 
     #[test]
     fn transport_failures_on_post_retry_only_when_never_connected() {
-        let post = |connect| decide(&RetryPolicy::standard(), &Method::POST, "analyze", Outcome::Transport { connect }, 1, Duration::ZERO, 0.5);
+        let post = |connect| {
+            decide(
+                &RetryPolicy::standard(),
+                &Method::POST,
+                "analyze",
+                Outcome::Transport { connect },
+                1,
+                Duration::ZERO,
+                0.5,
+            )
+        };
         assert!(matches!(post(true), Decision::Retry(_)));
         assert_eq!(post(false), Decision::Stop);
-        assert!(matches!(decide_get(Outcome::Transport { connect: false }, 1), Decision::Retry(_)));
+        assert!(matches!(
+            decide_get(Outcome::Transport { connect: false }, 1),
+            Decision::Retry(_)
+        ));
     }
 
     #[test]
     fn stops_after_max_attempts_and_when_disabled() {
         let h = HeaderMap::new();
         assert_eq!(decide_get(status(503, &h), 3), Decision::Stop);
-        let off = decide(&RetryPolicy::disabled(), &Method::GET, "get_event", status(429, &h), 1, Duration::ZERO, 0.5);
+        let off = decide(
+            &RetryPolicy::disabled(),
+            &Method::GET,
+            "get_event",
+            status(429, &h),
+            1,
+            Duration::ZERO,
+            0.5,
+        );
         assert_eq!(off, Decision::Stop);
     }
 
@@ -319,10 +396,28 @@ mod tests {
     fn stops_when_the_total_wait_would_pass_the_cap() {
         let mut h = HeaderMap::new();
         h.insert(RETRY_AFTER, HeaderValue::from_static("10"));
-        let policy = RetryPolicy::standard().with_max_attempts(10).with_max_total_wait(Duration::from_secs(15));
-        let first = decide(&policy, &Method::GET, "get_event", status(429, &h), 1, Duration::ZERO, 0.5);
+        let policy = RetryPolicy::standard()
+            .with_max_attempts(10)
+            .with_max_total_wait(Duration::from_secs(15));
+        let first = decide(
+            &policy,
+            &Method::GET,
+            "get_event",
+            status(429, &h),
+            1,
+            Duration::ZERO,
+            0.5,
+        );
         assert_eq!(first, Decision::Retry(Duration::from_secs(10)));
-        let second = decide(&policy, &Method::GET, "get_event", status(429, &h), 2, Duration::from_secs(10), 0.5);
+        let second = decide(
+            &policy,
+            &Method::GET,
+            "get_event",
+            status(429, &h),
+            2,
+            Duration::from_secs(10),
+            0.5,
+        );
         assert_eq!(second, Decision::Stop);
     }
 

@@ -30,11 +30,16 @@ fn query_pairs(req: &httpmock::HttpMockRequest) -> Vec<(String, String)> {
     pairs
 }
 
-fn expect_query(expected: &[(&str, &str)]) -> impl Fn(&httpmock::HttpMockRequest) -> bool + Send + Sync + 'static {
+fn expect_query(
+    expected: &[(&str, &str)],
+) -> impl Fn(&httpmock::HttpMockRequest) -> bool + Send + Sync + 'static {
     let mut expected: Vec<(String, String)> = expected
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
-        .chain(std::iter::once(("ii".to_string(), SDK_IDENTIFIER.to_string())))
+        .chain(std::iter::once((
+            "ii".to_string(),
+            SDK_IDENTIFIER.to_string(),
+        )))
         .collect();
     expected.sort();
     move |req| {
@@ -91,7 +96,7 @@ async fn get_event_sends_bearer_identity_and_decodes_the_event() {
     mock.assert_async().await;
     assert_eq!(event.event_id.as_str(), "1708102555327.NLOjmg");
     assert_eq!(event.bot, Some(types::BotResult::NotDetected));
-    assert_eq!(event.suspect_score.map(|s| s.0), Some(12));
+    assert_eq!(event.suspect_score, Some(12));
     let identification = event.identification.expect("identification");
     assert_eq!(identification.visitor_id, "vis_0001");
 }
@@ -127,7 +132,16 @@ async fn empty_dot_and_dot_dot_ids_are_refused_before_sending() {
     let client = client(&server);
     for id in ["", ".", ".."] {
         let err = client.get_event().event_id(id).send().await.unwrap_err();
-        assert!(matches!(err, Error::InvalidRequest { operation: "get_event", .. }), "{id:?}: {err:?}");
+        assert!(
+            matches!(
+                err,
+                Error::InvalidRequest {
+                    operation: "get_event",
+                    ..
+                }
+            ),
+            "{id:?}: {err:?}"
+        );
         assert!(err.to_string().contains("event_id"), "{err}");
         let err = client
             .update_event()
@@ -136,12 +150,23 @@ async fn empty_dot_and_dot_dot_ids_are_refused_before_sending() {
             .send()
             .await
             .unwrap_err();
-        assert!(matches!(err, Error::InvalidRequest { .. }), "{id:?}: {err:?}");
-        let err = client.delete_visitor_data().visitor_id(id).send().await.unwrap_err();
+        assert!(
+            matches!(err, Error::InvalidRequest { .. }),
+            "{id:?}: {err:?}"
+        );
+        let err = client
+            .delete_visitor_data()
+            .visitor_id(id)
+            .send()
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains("visitor_id"), "{err}");
     }
     let err = client.get_event().send().await.unwrap_err();
-    assert!(matches!(err, Error::InvalidRequest { .. }), "missing id: {err:?}");
+    assert!(
+        matches!(err, Error::InvalidRequest { .. }),
+        "missing id: {err:?}"
+    );
     assert_eq!(any.calls_async().await, 0, "nothing may reach the server");
 }
 
@@ -208,11 +233,14 @@ async fn search_events_sends_repeated_keys_and_both_time_forms() {
     let page = client(&server)
         .search_events()
         .visitor_id("vis_0001")
-        .limit(std::num::NonZeroU32::new(100).unwrap())
+        .limit(100)
         .reverse(true)
         .suspect(false)
         .bot(types::SearchEventsBot::Bad)
-        .bot_info_category(vec![types::BotInfoCategory::AiAgent, types::BotInfoCategory::AiAssistant])
+        .bot_info_category(vec![
+            types::BotInfoCategory::AiAgent,
+            types::BotInfoCategory::AiAssistant,
+        ])
         .environment(vec!["env_a".to_string(), "env_b".to_string()])
         .start(start)
         .end(end)
@@ -353,7 +381,12 @@ async fn base_url_override_routes_requests_there() {
         .base_url(server.url("/proxy/fp"))
         .build()
         .unwrap();
-    client.get_event().event_id("e1").send().await.expect("event");
+    client
+        .get_event()
+        .event_id("e1")
+        .send()
+        .await
+        .expect("event");
     mock.assert_async().await;
 }
 
@@ -363,14 +396,29 @@ fn bad_configuration_is_a_clear_error() {
         (Client::builder(""), "empty"),
         (Client::builder("  "), "empty"),
         (Client::builder("key\nwith newline"), "header"),
-        (Client::builder(KEY).base_url("not a url"), "not a valid URL"),
-        (Client::builder(KEY).base_url("ftp://example.com/v4"), "http"),
-        (Client::builder(KEY).base_url("http://example.com/v4?x=1"), "query"),
-        (Client::builder(KEY).base_url("http://u:p@example.com/v4"), "credentials"),
+        (
+            Client::builder(KEY).base_url("not a url"),
+            "not a valid URL",
+        ),
+        (
+            Client::builder(KEY).base_url("ftp://example.com/v4"),
+            "http",
+        ),
+        (
+            Client::builder(KEY).base_url("http://example.com/v4?x=1"),
+            "query",
+        ),
+        (
+            Client::builder(KEY).base_url("http://u:p@example.com/v4"),
+            "credentials",
+        ),
     ] {
         let err = builder.build().unwrap_err();
         assert!(matches!(err, Error::Config { .. }), "{err:?}");
-        assert!(err.to_string().contains(needle), "{err} should mention {needle}");
+        assert!(
+            err.to_string().contains(needle),
+            "{err} should mention {needle}"
+        );
     }
 }
 
@@ -378,10 +426,16 @@ fn bad_configuration_is_a_clear_error() {
 fn debug_output_never_shows_the_key() {
     let builder = Client::builder(KEY).timeout(Duration::from_secs(5));
     let shown = format!("{builder:?}");
-    assert!(!shown.contains(KEY) && shown.contains("redacted"), "{shown}");
+    assert!(
+        !shown.contains(KEY) && shown.contains("redacted"),
+        "{shown}"
+    );
     let client = builder.build().unwrap();
     let shown = format!("{client:?} {client:#?}");
-    assert!(!shown.contains(KEY) && shown.contains("redacted"), "{shown}");
+    assert!(
+        !shown.contains(KEY) && shown.contains("redacted"),
+        "{shown}"
+    );
     let shown = format!("{:?}", client.get_event().event_id("e1"));
     assert!(!shown.contains(KEY), "{shown}");
 }
@@ -394,7 +448,12 @@ async fn the_key_does_not_appear_in_errors() {
             then.status(403).json_body(json!({"error": {"code": "secret_api_key_not_found", "message": "secret key is not found"}}));
         })
         .await;
-    let err = client(&server).get_event().event_id("e1").send().await.unwrap_err();
+    let err = client(&server)
+        .get_event()
+        .event_id("e1")
+        .send()
+        .await
+        .unwrap_err();
     let shown = format!("{err} {err:?}");
     assert!(!shown.contains(KEY), "{shown}");
     assert_eq!(err.status().map(|s| s.as_u16()), Some(403));

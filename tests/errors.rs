@@ -21,7 +21,9 @@ async fn get_event_answered_with(status: u16, content_type: &str, body: &str) ->
     server
         .mock_async(move |when, then| {
             when.method(GET).path("/v4/events/evt_err");
-            then.status(status).header("content-type", content_type).body(body);
+            then.status(status)
+                .header("content-type", content_type)
+                .body(body);
         })
         .await;
     client(&server)
@@ -34,7 +36,8 @@ async fn get_event_answered_with(status: u16, content_type: &str, body: &str) ->
 
 #[tokio::test]
 async fn every_upstream_error_example_maps_to_its_status_and_code() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/upstream/schemas/paths/examples/errors");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/upstream/schemas/paths/examples/errors");
     let Ok(entries) = std::fs::read_dir(&dir) else {
         eprintln!("skipped: {} is absent (it is present in CI)", dir.display());
         return;
@@ -51,11 +54,21 @@ async fn every_upstream_error_example_maps_to_its_status_and_code() {
         let body = std::fs::read_to_string(&path).expect("readable example");
         let expected: serde_json::Value = serde_json::from_str(&body).expect("example is JSON");
         let err = get_event_answered_with(status, "application/json", &body).await;
-        assert_eq!(err.status().map(|s| s.as_u16()), Some(status), "{name}: {err:?}");
-        let api = err.api_error().unwrap_or_else(|| panic!("{name}: not decoded: {err:?}"));
+        assert_eq!(
+            err.status().map(|s| s.as_u16()),
+            Some(status),
+            "{name}: {err:?}"
+        );
+        let api = err
+            .api_error()
+            .unwrap_or_else(|| panic!("{name}: not decoded: {err:?}"));
         assert_eq!(api.code.as_str(), expected["error"]["code"], "{name}");
         assert_eq!(api.message, expected["error"]["message"], "{name}");
-        assert!(!api.code.is_unrecognized(), "{name}: code {} should be known", api.code);
+        assert!(
+            !api.code.is_unrecognized(),
+            "{name}: code {} should be known",
+            api.code
+        );
         assert_eq!(err.body(), Some(body.as_str()), "{name}: body kept");
         checked += 1;
     }
@@ -70,7 +83,10 @@ async fn html_502_from_a_gateway_keeps_status_and_text() {
     assert!(err.api_error().is_none());
     assert_eq!(err.body(), Some(page));
     let shown = err.to_string();
-    assert!(shown.contains("502") && shown.contains("Bad Gateway"), "{shown}");
+    assert!(
+        shown.contains("502") && shown.contains("Bad Gateway"),
+        "{shown}"
+    );
 }
 
 #[tokio::test]
@@ -103,7 +119,10 @@ async fn unknown_error_code_is_kept_verbatim() {
     let body = r#"{"error":{"code":"quantum_flux","message":"the flux is out of phase"}}"#;
     let err = get_event_answered_with(409, "application/json", body).await;
     let api = err.api_error().expect("decoded");
-    assert_eq!(api.code, types::ErrorCode::Unrecognized("quantum_flux".into()));
+    assert_eq!(
+        api.code,
+        types::ErrorCode::Unrecognized("quantum_flux".into())
+    );
     assert_eq!(api.code.as_str(), "quantum_flux");
     assert_eq!(api.message, "the flux is out of phase");
     assert!(err.to_string().contains("quantum_flux"), "{err}");
@@ -111,7 +130,8 @@ async fn unknown_error_code_is_kept_verbatim() {
 
 #[tokio::test]
 async fn invalid_json_with_200_is_a_decode_error_with_the_body() {
-    let err = get_event_answered_with(200, "application/json", "{\"event_id\": \"evt_err\", ").await;
+    let err =
+        get_event_answered_with(200, "application/json", "{\"event_id\": \"evt_err\", ").await;
     assert!(matches!(err, Error::Decode { .. }), "{err:?}");
     assert_eq!(err.status().map(|s| s.as_u16()), Some(200));
     assert_eq!(err.body(), Some("{\"event_id\": \"evt_err\", "));
@@ -121,7 +141,10 @@ async fn invalid_json_with_200_is_a_decode_error_with_the_body() {
 async fn a_200_that_is_not_an_event_is_a_decode_error() {
     let err = get_event_answered_with(200, "application/json", r#"{"invalid":true}"#).await;
     assert!(matches!(err, Error::Decode { .. }), "{err:?}");
-    assert!(err.to_string().contains("event_id"), "names the missing field: {err}");
+    assert!(
+        err.to_string().contains("event_id"),
+        "names the missing field: {err}"
+    );
 }
 
 #[tokio::test]
