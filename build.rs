@@ -1,6 +1,7 @@
-//! Generates the v4 client and models from the vendored OpenAPI document.
+//! Generates the clients and models from the vendored OpenAPI documents.
 //!
-//! Steps: read `openapi/fingerprint-server-api-v4.json` (and nothing else),
+//! Steps: read `openapi/fingerprint-server-api-v4.json` (and, with the `v3`
+//! feature, `openapi/fingerprint-server-api-v3.json`; nothing else),
 //! apply the SDK's generation policy to the document, run progenitor in
 //! builder style, then post-process the generated syntax tree (open enums,
 //! `send` wrappers, route table) and write it, formatted, to `OUT_DIR`.
@@ -29,7 +30,15 @@ fn run() -> BuildResult<()> {
     generate(
         &manifest_dir.join("openapi/fingerprint-server-api-v4.json"),
         &out_dir.join("v4.rs"),
-    )
+    )?;
+    // The deprecated v3 API costs nothing unless asked for.
+    if std::env::var_os("CARGO_FEATURE_V3").is_some() {
+        generate(
+            &manifest_dir.join("openapi/fingerprint-server-api-v3.json"),
+            &out_dir.join("v3.rs"),
+        )?;
+    }
+    Ok(())
 }
 
 fn env(name: &str) -> BuildResult<String> {

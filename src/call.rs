@@ -11,7 +11,7 @@ use progenitor_client::ClientInfo;
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 
-use crate::{ApiError, Client, Error, ResponseValue};
+use crate::{ApiError, Error, ResponseValue};
 
 /// What the request loop of one call saw, shared between [`run`] and the
 /// client's `exec` hook through a task-local.
@@ -48,8 +48,8 @@ pub(crate) fn record_response(status: StatusCode, headers: &HeaderMap) {
 
 /// Runs one operation (`send_raw` of a generated builder) and converts its
 /// outcome.
-pub(crate) async fn run<T, E>(
-    client: &Client,
+pub(crate) async fn run<C: ClientInfo<crate::client::Inner>, T, E>(
+    client: &C,
     operation: &'static str,
     call: impl Future<Output = Result<ResponseValue<T>, progenitor_client::Error<E>>>,
 ) -> Result<ResponseValue<T>, Error> {
@@ -139,7 +139,7 @@ async fn convert<E>(
                     operation,
                     status: Some(status),
                     attempts: report.attempts.max(1),
-                    source,
+                    source: source.without_url(),
                 },
             }
         }

@@ -38,6 +38,15 @@ impl Region {
         }
     }
 
+    /// The region's host URL, without an API version (the v3 base URL).
+    pub fn host_url(self) -> &'static str {
+        match self {
+            Self::Global => "https://api.fpjs.io",
+            Self::Eu => "https://eu.api.fpjs.io",
+            Self::Asia => "https://ap.api.fpjs.io",
+        }
+    }
+
     /// The short name accepted by [`FromStr`]: `global`, `eu` or `ap`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -79,6 +88,10 @@ pub(crate) struct Settings {
     pub(crate) operation_timeout: Duration,
     /// The base URL's path (`/v4` for the regions), for the path check.
     pub(crate) base_path: String,
+    /// The operations of the API version this client speaks.
+    pub(crate) routes: &'static [route::Route],
+    /// A query parameter carrying the key, for the v3 opt-in only.
+    pub(crate) query_auth: Option<(&'static str, String)>,
 }
 
 impl Inner {
@@ -248,19 +261,47 @@ impl ClientBuilder {
     /// Builds the client. Fails on an empty or malformed key, or a base URL
     /// that is not an absolute http(s) URL.
     pub fn build(self) -> Result<Client, Error> {
-        let key = self.api_key.trim();
-        if key.is_empty() {
-            return Err(Error::config("the secret API key is empty"));
-        }
-        let mut auth = HeaderValue::from_str(&format!("Bearer {key}")).map_err(|_| {
-            Error::config("the secret API key contains characters not allowed in an HTTP header")
-        })?;
-        auth.set_sensitive(true);
-
+        let key = self.key()?;
+        let auth = sensitive(&format!("Bearer {key}"))?;
         let base = self
             .base_url
             .clone()
             .unwrap_or_else(|| self.region.base_url().to_owned());
+        let (http, base, settings) = self.connect(
+            &base,
+            Some((AUTHORIZATION, auth)),
+            crate::generated::ROUTES,
+            None,
+        )?;
+        Ok(Client::new_with_client(&base, http, settings))
+    }
+
+    /// The key, trimmed; an empty key is refused.
+    pub(crate) fn key(&self) -> Result<&str, Error> {
+        let key = self.api_key.trim();
+        if key.is_empty() {
+            return Err(Error::config("the secret API key is empty"));
+        }
+        Ok(key)
+    }
+
+    pub(crate) fn base_url_override(&self) -> Option<&str> {
+        self.base_url.as_deref()
+    }
+
+    pub(crate) fn region_setting(&self) -> Region {
+        self.region
+    }
+
+    /// The HTTP client, the checked base URL and the hook settings, shared by
+    /// every API version.
+    pub(crate) fn connect(
+        self,
+        base: &str,
+        auth: Option<(reqwest::header::HeaderName, HeaderValue)>,
+        routes: &'static [route::Route],
+        query_auth: Option<(&'static str, String)>,
+    ) -> Result<(reqwest::Client, String, Inner), Error> {
         let base = base.trim_end_matches('/').to_owned();
         let parsed = reqwest::Url::parse(&base)
             .map_err(|e| Error::config(format!("base URL {base:?} is not a valid URL: {e}")))?;
@@ -279,7 +320,9 @@ impl ClientBuilder {
         }
 
         let mut headers = HeaderMap::new();
-        headers.insert(AUTHORIZATION, auth);
+        if let Some((name, value)) = auth {
+            headers.insert(name, value);
+        }
         let user_agent = match &self.user_agent_suffix {
             Some(suffix) => format!("{SDK_IDENTIFIER} {suffix}"),
             None => SDK_IDENTIFIER.to_owned(),
@@ -301,131 +344,181 @@ impl ClientBuilder {
             retry: self.retry,
             operation_timeout: self.operation_timeout,
             base_path: parsed.path().to_owned(),
+            routes,
+            query_auth,
         }));
-        Ok(Client::new_with_client(&base, http, inner))
+        Ok((http, base, inner))
     }
 }
 
+/// A header value holding the key, marked sensitive (never printed by
+/// `Debug`, never kept by HTTP/2 header compression).
+pub(crate) fn sensitive(value: &str) -> Result<HeaderValue, Error> {
+    let mut header = HeaderValue::from_str(value).map_err(|_| {
+        Error::config("the secret API key contains characters not allowed in an HTTP header")
+    })?;
+    header.set_sensitive(true);
+    Ok(header)
+}
+
 impl ClientHooks<Inner> for Client {
-    /// Checks the path still has its template's shape and adds the SDK
-    /// identifier.
     async fn pre<E>(
         &self,
         request: &mut reqwest::Request,
         info: &OperationInfo,
     ) -> Result<(), progenitor_client::Error<E>> {
-        if let Some(route) = route::find(info.operation_id) {
-            route::check_path(
-                route,
-                &self.inner().settings().base_path,
-                request.url().path(),
-            )
-            .map_err(progenitor_client::Error::InvalidRequest)?;
-        }
-        request
-            .url_mut()
-            .query_pairs_mut()
-            .append_pair("ii", SDK_IDENTIFIER);
-        Ok(())
+        prepare(self, request, info).map_err(progenitor_client::Error::InvalidRequest)
     }
 
-    /// Sends the request, retrying as the client's [`RetryPolicy`] says. The
-    /// decision is made on the raw status, before any body is parsed.
     async fn exec(
         &self,
         request: reqwest::Request,
         info: &OperationInfo,
     ) -> reqwest::Result<reqwest::Response> {
-        let policy = &self.inner().settings().retry;
-        let operation = info.operation_id;
-        let method = request.method().clone();
-        let idempotent = method != reqwest::Method::POST;
-        let started = Instant::now();
-        let mut waited = Duration::ZERO;
-        let mut attempt = 0u32;
-        let mut request = request;
-        loop {
-            attempt += 1;
-            call::record_attempt(attempt);
-            // A copy for the next attempt, only when there can be one. A
-            // request whose body cannot be copied is sent once.
-            let spare = if attempt < policy.max_attempts() {
-                request.try_clone()
-            } else {
-                None
-            };
-            let result = self.client().execute(request).await;
-            let Some(spare) = spare else {
-                if let Ok(response) = &result {
-                    call::record_response(response.status(), response.headers());
+        send_with_retries(self, request, info).await
+    }
+}
+
+/// The `pre` hook of every API version: checks the path still has its
+/// template's shape and adds the SDK identifier (and, for v3 with the opt-in,
+/// the key as a query parameter).
+pub(crate) fn prepare<C: ClientInfo<Inner>>(
+    client: &C,
+    request: &mut reqwest::Request,
+    info: &OperationInfo,
+) -> Result<(), String> {
+    let settings = client.inner().settings();
+    if let Some(route) = route::find(settings.routes, info.operation_id) {
+        route::check_path(route, &settings.base_path, request.url().path())?;
+    }
+    let mut query = request.url_mut().query_pairs_mut();
+    query.append_pair("ii", SDK_IDENTIFIER);
+    if let Some((name, key)) = &settings.query_auth {
+        query.append_pair(name, key);
+    }
+    Ok(())
+}
+
+/// The `exec` hook of every API version: sends the request, retrying as the
+/// client's [`RetryPolicy`] says. The decision is made on the raw status,
+/// before any body is parsed.
+pub(crate) async fn send_with_retries<C: ClientInfo<Inner>>(
+    client: &C,
+    request: reqwest::Request,
+    info: &OperationInfo,
+) -> reqwest::Result<reqwest::Response> {
+    let policy = &client.inner().settings().retry;
+    let operation = info.operation_id;
+    let method = request.method().clone();
+    let idempotent = method != reqwest::Method::POST;
+    let started = Instant::now();
+    let mut waited = Duration::ZERO;
+    let mut attempt = 0u32;
+    let mut request = request;
+    loop {
+        attempt += 1;
+        call::record_attempt(attempt);
+        // A copy for the next attempt, only when there can be one. A
+        // request whose body cannot be copied is sent once.
+        let spare = if attempt < policy.max_attempts() {
+            request.try_clone()
+        } else {
+            None
+        };
+        tracing::debug!(
+            operation,
+            attempt,
+            method = %method,
+            path = request.url().path(),
+            "fingerprint-server-sdk: sending"
+        );
+        let sent = Instant::now();
+        let result = client.client().execute(request).await;
+        match &result {
+            Ok(response) => tracing::debug!(
+                operation,
+                attempt,
+                status = response.status().as_u16(),
+                elapsed_ms = sent.elapsed().as_millis() as u64,
+                "fingerprint-server-sdk: response"
+            ),
+            Err(e) => tracing::debug!(
+                operation,
+                attempt,
+                error = %crate::error::describe_transport(e),
+                elapsed_ms = sent.elapsed().as_millis() as u64,
+                "fingerprint-server-sdk: no response"
+            ),
+        }
+        let Some(spare) = spare else {
+            if let Ok(response) = &result {
+                call::record_response(response.status(), response.headers());
+            }
+            return result;
+        };
+        let (result, decision) = match result {
+            Ok(response) => {
+                let status = response.status();
+                call::record_response(status, response.headers());
+                if status.is_success() && !idempotent {
+                    return Ok(response);
                 }
-                return result;
-            };
-            let (result, decision) = match result {
-                Ok(response) => {
-                    let status = response.status();
-                    call::record_response(status, response.headers());
-                    if status.is_success() && !idempotent {
-                        return Ok(response);
-                    }
-                    // Read the whole body here so that a truncated one counts
-                    // as a failed attempt (and the 409 code can be seen).
-                    match buffer(response).await {
-                        Ok((response, body)) => {
-                            if status.is_success() {
-                                return Ok(response);
-                            }
-                            let code = if status == reqwest::StatusCode::CONFLICT {
-                                crate::ApiError::from_body(&body).map(|e| e.code)
-                            } else {
-                                None
-                            };
-                            let outcome = Outcome::Response {
-                                status,
-                                headers: response.headers(),
-                                code: code.as_ref().map(|c| c.as_str()),
-                            };
-                            let decision = retry::decide(
-                                policy,
-                                &method,
-                                operation,
-                                outcome,
-                                attempt,
-                                waited,
-                                retry::jitter(),
-                            );
-                            (Ok(response), decision)
+                // Read the whole body here so that a truncated one counts
+                // as a failed attempt (and the 409 code can be seen).
+                match buffer(response).await {
+                    Ok((response, body)) => {
+                        if status.is_success() {
+                            return Ok(response);
                         }
-                        Err(e) => {
-                            let decision =
-                                transport_decision(policy, &method, operation, &e, attempt, waited);
-                            (Err(e), decision)
-                        }
+                        let code = if status == reqwest::StatusCode::CONFLICT {
+                            crate::ApiError::from_body(&body).map(|e| e.code)
+                        } else {
+                            None
+                        };
+                        let outcome = Outcome::Response {
+                            status,
+                            headers: response.headers(),
+                            code: code.as_ref().map(|c| c.as_str()),
+                        };
+                        let decision = retry::decide(
+                            policy,
+                            &method,
+                            operation,
+                            outcome,
+                            attempt,
+                            waited,
+                            retry::jitter(),
+                        );
+                        (Ok(response), decision)
+                    }
+                    Err(e) => {
+                        let decision =
+                            transport_decision(policy, &method, operation, &e, attempt, waited);
+                        (Err(e), decision)
                     }
                 }
-                Err(e) => {
-                    let decision =
-                        transport_decision(policy, &method, operation, &e, attempt, waited);
-                    (Err(e), decision)
-                }
-            };
-            match decision {
-                Decision::Stop => return result,
-                Decision::Retry(wait) => {
-                    tracing::debug!(
-                        operation,
-                        attempt,
-                        status = result.as_ref().ok().map(|r| r.status().as_u16()),
-                        error = result.as_ref().err().map(|e| e.to_string()),
-                        delay_ms = wait.as_millis() as u64,
-                        elapsed_ms = started.elapsed().as_millis() as u64,
-                        "fingerprint-server-sdk: retrying"
-                    );
-                    drop(result);
-                    tokio::time::sleep(wait).await;
-                    waited += wait;
-                    request = spare;
-                }
+            }
+            Err(e) => {
+                let decision = transport_decision(policy, &method, operation, &e, attempt, waited);
+                (Err(e), decision)
+            }
+        };
+        match decision {
+            Decision::Stop => return result,
+            Decision::Retry(wait) => {
+                tracing::debug!(
+                    operation,
+                    attempt,
+                    status = result.as_ref().ok().map(|r| r.status().as_u16()),
+                    error = result.as_ref().err().map(crate::error::describe_transport),
+                    delay_ms = wait.as_millis() as u64,
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    "fingerprint-server-sdk: retrying"
+                );
+                drop(result);
+                tokio::time::sleep(wait).await;
+                waited += wait;
+                request = spare;
             }
         }
     }

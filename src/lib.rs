@@ -28,6 +28,8 @@ mod route;
 #[cfg(feature = "sealed")]
 pub mod sealed;
 mod stream;
+#[cfg(feature = "v3")]
+pub mod v3;
 #[cfg(feature = "webhook")]
 pub mod webhook;
 

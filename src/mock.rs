@@ -290,6 +290,44 @@ fn api_error(status: StatusCode, code: &str, message: &str) -> Answer {
 }
 
 async fn handle(state: &Mutex<State>, req: Request<Incoming>) -> Answer {
+    let gzip = accepts_gzip(req.headers());
+    let answer = respond(state, req).await;
+    if gzip { compress(answer) } else { answer }
+}
+
+fn accepts_gzip(headers: &hyper::HeaderMap) -> bool {
+    headers
+        .get_all(hyper::header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|coding| coding.split(';').next().map(str::trim) == Some("gzip"))
+}
+
+/// Gzips a body (the fake serves compressed answers to clients that ask, as
+/// the API does).
+fn compress(answer: Answer) -> Answer {
+    use std::io::Write;
+    let (mut parts, body) = answer.into_parts();
+    let bytes = body.into_inner().unwrap_or_default();
+    if bytes.is_empty() {
+        return Response::from_parts(parts, Full::new(bytes));
+    }
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let compressed = encoder.write_all(&bytes).and_then(|()| encoder.finish());
+    match compressed {
+        Ok(gz) => {
+            parts.headers.insert(
+                hyper::header::CONTENT_ENCODING,
+                hyper::header::HeaderValue::from_static("gzip"),
+            );
+            Response::from_parts(parts, Full::new(Bytes::from(gz)))
+        }
+        Err(_) => Response::from_parts(parts, Full::new(bytes)),
+    }
+}
+
+async fn respond(state: &Mutex<State>, req: Request<Incoming>) -> Answer {
     let (parts, body) = req.into_parts();
     let body = match body.collect().await {
         Ok(collected) => collected.to_bytes(),

@@ -1,0 +1,187 @@
+//! The deprecated Server API v3, for code still migrating to v4.
+//!
+//! **v3 is deprecated and shuts down on 2027-01-07.** Move to the v4
+//! [`crate::Client`]; the README's "Migrating from v3" section maps each v3
+//! call to its v4 equivalent.
+//!
+//! The v3 client is generated the same way as v4 (from
+//! `openapi/fingerprint-server-api-v3.json`, with the same open enums and
+//! ignored unknown fields) and shares v4's regions, retry policy, timeouts
+//! and [`Error`]. It authenticates with the `Auth-API-Key` header; the
+//! `api_key` query parameter is available as an opt-in
+//! ([`ClientBuilder::key_in_query`]) but not recommended: URLs end up in
+//! proxy and server logs.
+//!
+//! ```no_run
+//! # #[allow(deprecated)]
+//! # async fn demo() -> Result<(), fingerprint_server_sdk::Error> {
+//! use fingerprint_server_sdk::v3;
+//! let client = v3::Client::builder("<secret API key>").build()?;
+//! let event = client.get_event().request_id("1708102555327.NLOjmg").send().await?;
+//! # Ok(()) }
+//! ```
+
+use std::fmt;
+use std::time::Duration;
+
+use progenitor_client::{ClientHooks, ClientInfo, OperationInfo};
+
+use crate::client::{Inner, sensitive};
+use crate::{Error, Region, RetryPolicy};
+
+/// The code progenitor generates from the v3 document at build time.
+#[allow(
+    missing_docs,
+    unused_imports,
+    dead_code,
+    deprecated,
+    clippy::all,
+    clippy::pedantic,
+    rustdoc::bare_urls,
+    rustdoc::broken_intra_doc_links,
+    rustdoc::invalid_html_tags
+)]
+mod generated {
+    include!(concat!(env!("OUT_DIR"), "/v3.rs"));
+}
+
+pub use generated::Client;
+
+/// Every v3 model (`EventsGetResponse`, `SearchEventsResponse`,
+/// `VisitorsGetResponse`, `RelatedVisitorsResponse`, ...).
+pub mod types {
+    pub use super::generated::types::*;
+}
+
+/// The v3 request builders returned by the operation methods of [`Client`].
+pub mod builder {
+    pub use super::generated::builder::*;
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("v3::Client")
+            .field("base_url", &self.baseurl())
+            .field("api_key", &"<redacted>")
+            .field("settings", self.inner())
+            .finish()
+    }
+}
+
+impl Client {
+    /// Starts building a v3 client (deprecated: the v3 API shuts down on
+    /// 2027-01-07; use [`crate::Client::builder`]).
+    #[deprecated(
+        since = "0.1.0",
+        note = "the Server API v3 shuts down on 2027-01-07: migrate to the v4 `Client` (see the README)"
+    )]
+    pub fn builder(secret_api_key: impl Into<String>) -> ClientBuilder {
+        ClientBuilder {
+            common: crate::ClientBuilder::new(secret_api_key),
+            key_in_query: false,
+        }
+    }
+
+    /// The base URL requests go to.
+    pub fn base_url(&self) -> &str {
+        self.baseurl()
+    }
+}
+
+/// Settings for a v3 [`Client`]: the same as v4's, plus where the key goes.
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct ClientBuilder {
+    common: crate::ClientBuilder,
+    key_in_query: bool,
+}
+
+impl ClientBuilder {
+    /// Selects the region (ignored when a base URL is set).
+    pub fn region(mut self, region: Region) -> Self {
+        self.common = self.common.region(region);
+        self
+    }
+
+    /// Sends requests to this base URL (without `/v4`) instead of the
+    /// region's.
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.common = self.common.base_url(url);
+        self
+    }
+
+    /// Sets the retry policy.
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.common = self.common.retry(policy);
+        self
+    }
+
+    /// Sets the time allowed for a whole operation.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.common = self.common.timeout(timeout);
+        self
+    }
+
+    /// Sets the time allowed for one attempt.
+    pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
+        self.common = self.common.attempt_timeout(timeout);
+        self
+    }
+
+    /// Sets the time allowed to open a connection.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.common = self.common.connect_timeout(timeout);
+        self
+    }
+
+    /// Sends the key as the `api_key` query parameter instead of the
+    /// `Auth-API-Key` header. Not recommended: URLs are written to logs by
+    /// proxies and servers. Errors from this client never include URLs.
+    pub fn key_in_query(mut self, enabled: bool) -> Self {
+        self.key_in_query = enabled;
+        self
+    }
+
+    /// Builds the client.
+    pub fn build(self) -> Result<Client, Error> {
+        let key = self.common.key()?.to_owned();
+        let base = self
+            .common
+            .base_url_override()
+            .map(str::to_owned)
+            .unwrap_or_else(|| self.common.region_setting().host_url().to_owned());
+        let (header, query) = if self.key_in_query {
+            // The key still needs some header slot: none is sent.
+            (None, Some(("api_key", key)))
+        } else {
+            (Some(sensitive(&key)?), None)
+        };
+        let auth = header.map(|value| {
+            (
+                reqwest::header::HeaderName::from_static("auth-api-key"),
+                value,
+            )
+        });
+        let (http, base, settings) = self.common.connect(&base, auth, generated::ROUTES, query)?;
+        Ok(Client::new_with_client(&base, http, settings))
+    }
+}
+
+impl ClientHooks<Inner> for Client {
+    async fn pre<E>(
+        &self,
+        request: &mut reqwest::Request,
+        info: &OperationInfo,
+    ) -> Result<(), progenitor_client::Error<E>> {
+        crate::client::prepare(self, request, info)
+            .map_err(progenitor_client::Error::InvalidRequest)
+    }
+
+    async fn exec(
+        &self,
+        request: reqwest::Request,
+        info: &OperationInfo,
+    ) -> reqwest::Result<reqwest::Response> {
+        crate::client::send_with_retries(self, request, info).await
+    }
+}
