@@ -27,15 +27,18 @@ fn main() {
 fn run() -> BuildResult<()> {
     let manifest_dir = PathBuf::from(env("CARGO_MANIFEST_DIR")?);
     let out_dir = PathBuf::from(env("OUT_DIR")?);
+    let docs = docs::load(&manifest_dir.join("openapi/docs.toml"))?;
     generate(
         &manifest_dir.join("openapi/fingerprint-server-api-v4.json"),
         &out_dir.join("v4.rs"),
+        Some(&docs),
     )?;
     // The deprecated v3 API costs nothing unless asked for.
     if std::env::var_os("CARGO_FEATURE_V3").is_some() {
         generate(
             &manifest_dir.join("openapi/fingerprint-server-api-v3.json"),
             &out_dir.join("v3.rs"),
+            None,
         )?;
     }
     Ok(())
@@ -46,7 +49,7 @@ fn env(name: &str) -> BuildResult<String> {
 }
 
 /// Generates one API version's client from `document` into `out`.
-fn generate(document: &Path, out: &Path) -> BuildResult<()> {
+fn generate(document: &Path, out: &Path, docs: Option<&docs::Docs>) -> BuildResult<()> {
     println!("cargo:rerun-if-changed={}", document.display());
     let text = std::fs::read_to_string(document)
         .map_err(|e| format!("reading {}: {e}", document.display()))?;
@@ -54,6 +57,9 @@ fn generate(document: &Path, out: &Path) -> BuildResult<()> {
         serde_json::from_str(&text).map_err(|e| format!("parsing {}: {e}", document.display()))?;
 
     policy::apply(&mut doc);
+    if let Some(docs) = docs {
+        docs::merge(docs, &mut doc)?;
+    }
     let routes = routes::collect(&doc)?;
 
     let spec: openapiv3::OpenAPI = serde_json::from_value(doc)
@@ -77,6 +83,111 @@ fn generate(document: &Path, out: &Path) -> BuildResult<()> {
 
     let code = prettyplease::unparse(&file);
     std::fs::write(out, code).map_err(|e| format!("writing {}: {e}", out.display()))
+}
+
+/// The project's own descriptions of the main models and operations
+/// (`openapi/docs.toml`), merged into the document so they become the
+/// generated items' doc comments. The vendored document carries no prose.
+mod docs {
+    use std::collections::BTreeMap;
+    use std::path::Path;
+
+    use serde_json::Value;
+
+    use super::BuildResult;
+
+    #[derive(serde::Deserialize, Default)]
+    #[serde(deny_unknown_fields)]
+    pub struct Docs {
+        #[serde(default)]
+        schemas: BTreeMap<String, SchemaDocs>,
+        #[serde(default)]
+        operations: BTreeMap<String, String>,
+        /// operationId → parameter name → description.
+        #[serde(default)]
+        parameters: BTreeMap<String, BTreeMap<String, String>>,
+    }
+
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct SchemaDocs {
+        description: String,
+        #[serde(default)]
+        properties: BTreeMap<String, String>,
+    }
+
+    pub fn load(path: &Path) -> BuildResult<Docs> {
+        println!("cargo:rerun-if-changed={}", path.display());
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("reading {}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// Sets each description; a name the document does not have is an error,
+    /// so the overlay cannot silently go stale after a schema refresh.
+    pub fn merge(docs: &Docs, doc: &mut Value) -> BuildResult<()> {
+        for (name, schema_docs) in &docs.schemas {
+            let schema = doc
+                .pointer_mut(&format!("/components/schemas/{name}"))
+                .and_then(Value::as_object_mut)
+                .ok_or_else(|| format!("docs.toml: no schema {name}"))?;
+            schema.insert("description".into(), Value::String(schema_docs.description.clone()));
+            for (property, text) in &schema_docs.properties {
+                let target = schema
+                    .get_mut("properties")
+                    .and_then(|p| p.get_mut(property))
+                    .and_then(Value::as_object_mut)
+                    .ok_or_else(|| format!("docs.toml: schema {name} has no property {property}"))?;
+                describe(target, text);
+            }
+        }
+        for (operation_id, text) in &docs.operations {
+            let op = operation_mut(doc, operation_id)
+                .ok_or_else(|| format!("docs.toml: no operation {operation_id}"))?;
+            op.insert("description".into(), Value::String(text.clone()));
+        }
+        for (operation_id, parameters) in &docs.parameters {
+            let op = operation_mut(doc, operation_id)
+                .ok_or_else(|| format!("docs.toml: no operation {operation_id}"))?;
+            let list = op
+                .get_mut("parameters")
+                .and_then(Value::as_array_mut)
+                .ok_or_else(|| format!("docs.toml: operation {operation_id} has no parameters"))?;
+            for (name, text) in parameters {
+                let parameter = list
+                    .iter_mut()
+                    .find(|p| p.get("name").and_then(Value::as_str) == Some(name.as_str()))
+                    .and_then(Value::as_object_mut)
+                    .ok_or_else(|| format!("docs.toml: {operation_id} has no parameter {name}"))?;
+                parameter.insert("description".into(), Value::String(text.clone()));
+            }
+        }
+        Ok(())
+    }
+
+    /// A `$ref` cannot carry a description in OpenAPI 3.0; wrapping it in
+    /// `allOf` would change the generated type, so a referenced property
+    /// keeps its type's description and the text goes on inline ones only.
+    fn describe(target: &mut serde_json::Map<String, Value>, text: &str) {
+        if !target.contains_key("$ref") {
+            target.insert("description".into(), Value::String(text.to_owned()));
+        }
+    }
+
+    fn operation_mut<'a>(
+        doc: &'a mut Value,
+        operation_id: &str,
+    ) -> Option<&'a mut serde_json::Map<String, Value>> {
+        let paths = doc.get_mut("paths")?.as_object_mut()?;
+        for item in paths.values_mut() {
+            for op in item.as_object_mut()?.values_mut() {
+                if op.get("operationId").and_then(Value::as_str) == Some(operation_id) {
+                    return op.as_object_mut();
+                }
+            }
+        }
+        None
+    }
 }
 
 /// Changes made to the document before generation: the forward-compatibility

@@ -285,10 +285,12 @@ impl ClientBuilder {
         Ok(key)
     }
 
+    #[cfg_attr(not(feature = "v3"), allow(dead_code))]
     pub(crate) fn base_url_override(&self) -> Option<&str> {
         self.base_url.as_deref()
     }
 
+    #[cfg_attr(not(feature = "v3"), allow(dead_code))]
     pub(crate) fn region_setting(&self) -> Region {
         self.region
     }
