@@ -32,6 +32,9 @@ fn run() -> BuildResult<()> {
         &manifest_dir.join("openapi/fingerprint-server-api-v4.json"),
         &out_dir.join("v4.rs"),
         Some(&docs),
+        policy::Policy {
+            optional_fields: false,
+        },
     )?;
     // The deprecated v3 API costs nothing unless asked for.
     if std::env::var_os("CARGO_FEATURE_V3").is_some() {
@@ -39,6 +42,12 @@ fn run() -> BuildResult<()> {
             &manifest_dir.join("openapi/fingerprint-server-api-v3.json"),
             &out_dir.join("v3.rs"),
             None,
+            // Upstream's own v3 examples leave out fields the v3 schema calls
+            // required (`tampering.confidence`): for the deprecated API,
+            // reading what the server sends beats the schema's promises.
+            policy::Policy {
+                optional_fields: true,
+            },
         )?;
     }
     Ok(())
@@ -49,14 +58,19 @@ fn env(name: &str) -> BuildResult<String> {
 }
 
 /// Generates one API version's client from `document` into `out`.
-fn generate(document: &Path, out: &Path, docs: Option<&docs::Docs>) -> BuildResult<()> {
+fn generate(
+    document: &Path,
+    out: &Path,
+    docs: Option<&docs::Docs>,
+    rules: policy::Policy,
+) -> BuildResult<()> {
     println!("cargo:rerun-if-changed={}", document.display());
     let text = std::fs::read_to_string(document)
         .map_err(|e| format!("reading {}: {e}", document.display()))?;
     let mut doc: Value =
         serde_json::from_str(&text).map_err(|e| format!("parsing {}: {e}", document.display()))?;
 
-    policy::apply(&mut doc);
+    policy::apply(&mut doc, rules);
     if let Some(docs) = docs {
         docs::merge(docs, &mut doc)?;
     }
@@ -131,13 +145,18 @@ mod docs {
                 .pointer_mut(&format!("/components/schemas/{name}"))
                 .and_then(Value::as_object_mut)
                 .ok_or_else(|| format!("docs.toml: no schema {name}"))?;
-            schema.insert("description".into(), Value::String(schema_docs.description.clone()));
+            schema.insert(
+                "description".into(),
+                Value::String(schema_docs.description.clone()),
+            );
             for (property, text) in &schema_docs.properties {
                 let target = schema
                     .get_mut("properties")
                     .and_then(|p| p.get_mut(property))
                     .and_then(Value::as_object_mut)
-                    .ok_or_else(|| format!("docs.toml: schema {name} has no property {property}"))?;
+                    .ok_or_else(|| {
+                        format!("docs.toml: schema {name} has no property {property}")
+                    })?;
                 describe(target, text);
             }
         }
@@ -195,8 +214,27 @@ mod docs {
 mod policy {
     use serde_json::Value;
 
+    /// The choices that differ between API versions.
+    pub struct Policy {
+        /// Drop `required` from every component schema, so a missing field
+        /// is `None` rather than a failed response.
+        pub optional_fields: bool,
+    }
+
     /// Applies every rule to the document.
-    pub fn apply(doc: &mut Value) {
+    pub fn apply(doc: &mut Value, rules: Policy) {
+        if rules.optional_fields {
+            let envelopes = envelopes(doc);
+            if let Some(schemas) = doc
+                .pointer_mut("/components/schemas")
+                .and_then(Value::as_object_mut)
+            {
+                schemas
+                    .iter_mut()
+                    .filter(|(name, _)| !envelopes.contains(name.as_str()))
+                    .for_each(|(_, schema)| drop_required(schema));
+            }
+        }
         walk(doc);
         inline_primitive_aliases(doc);
         undeclare_errors(doc);
@@ -287,6 +325,49 @@ mod policy {
                     responses.retain(|status, _| status.starts_with('2'));
                 }
             }
+        }
+    }
+
+    /// The schemas an operation returns or takes as its body directly: their
+    /// own required fields stay required.
+    fn envelopes(doc: &Value) -> std::collections::BTreeSet<String> {
+        let mut names = std::collections::BTreeSet::new();
+        let ops = doc
+            .get("paths")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flat_map(|paths| paths.values())
+            .filter_map(Value::as_object)
+            .flat_map(|item| item.values());
+        for op in ops {
+            let bodies = op
+                .get("responses")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flat_map(|r| r.values())
+                .chain(op.get("requestBody"));
+            for body in bodies {
+                let target = body
+                    .pointer("/content/application~1json/schema/$ref")
+                    .and_then(Value::as_str);
+                if let Some(name) = target.and_then(|t| t.strip_prefix("#/components/schemas/")) {
+                    names.insert(name.to_owned());
+                }
+            }
+        }
+        names
+    }
+
+    fn drop_required(node: &mut Value) {
+        match node {
+            Value::Object(map) => {
+                if matches!(map.get("required"), Some(Value::Array(_))) {
+                    map.remove("required");
+                }
+                map.values_mut().for_each(drop_required);
+            }
+            Value::Array(items) => items.iter_mut().for_each(drop_required),
+            _ => {}
         }
     }
 

@@ -82,13 +82,15 @@ async fn convert<E>(
         P::InvalidRequest(message) | P::Custom(message) => {
             Error::InvalidRequest { operation, message }
         }
+        // `without_url`: the URL adds nothing the operation name does not
+        // say, and with the v3 query-key opt-in it would carry the key.
         P::CommunicationError(source)
         | P::InvalidUpgrade(source)
         | P::ResponseBodyError(source) => Error::Transport {
             operation,
             status: report.status,
             attempts: report.attempts.max(1),
-            source,
+            source: source.without_url(),
         },
         P::InvalidResponsePayload(bytes, source) => {
             let status = report.status;

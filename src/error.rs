@@ -309,7 +309,7 @@ impl fmt::Display for Error {
 
 /// A one-line description of a transport error without its URL: the URL is
 /// harmless (the key is only ever in a header) but long.
-fn describe_transport(e: &reqwest::Error) -> String {
+pub(crate) fn describe_transport(e: &reqwest::Error) -> String {
     let what = if e.is_timeout() {
         "attempt timed out"
     } else if e.is_connect() {

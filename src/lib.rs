@@ -37,7 +37,7 @@ pub use client::{Client, ClientBuilder, Region};
 pub use error::{ApiError, Error};
 pub use generated::{ByteStream, ResponseValue};
 pub use retry::RetryPolicy;
-pub use stream::{EventStream, PageStream};
+pub use stream::{EventStream, ItemStream, PageStream};
 
 /// Every model of the API (`Event`, `EventSearch`, `EventUpdate`,
 /// `ErrorResponse`, `ErrorCode`, ...), generated from the OpenAPI document.

@@ -11,8 +11,8 @@ use futures_core::Stream;
 use crate::builder::SearchEvents;
 use crate::{Error, ResponseValue, types};
 
-type PageFuture<'a> =
-    Pin<Box<dyn Future<Output = Result<ResponseValue<types::EventSearch>, Error>> + Send + 'a>>;
+type PageFuture<'a, P> = Pin<Box<dyn Future<Output = Result<ResponseValue<P>, Error>> + Send + 'a>>;
+type Fetch<'a, P> = Box<dyn Fn(Option<String>) -> PageFuture<'a, P> + Send + 'a>;
 
 impl<'a> SearchEvents<'a> {
     /// Every event matching the search, one at a time, across all pages.
@@ -20,7 +20,7 @@ impl<'a> SearchEvents<'a> {
     /// The next page is requested only when the events of the current one
     /// have been consumed, so at most one page is held; each page request
     /// goes through the client's retry policy. An error is yielded once and
-    /// ends the stream. Stop early with [`EventStream::max_events`] (or by
+    /// ends the stream. Stop early with [`ItemStream::max_events`] (or by
     /// simply not polling any more): no request is made past that point.
     ///
     /// ```no_run
@@ -38,45 +38,53 @@ impl<'a> SearchEvents<'a> {
     /// # Ok(()) }
     /// ```
     pub fn into_stream(self) -> EventStream<'a> {
-        EventStream {
-            pages: self.into_page_stream(),
-            buffered: VecDeque::new(),
-            remaining: None,
-        }
+        ItemStream::new(self.into_page_stream(), |page| page.events)
     }
 
     /// Every page of the search, whole, following `pagination_key` until the
     /// last page. The next page is requested only when this one has been
     /// taken.
-    pub fn into_page_stream(self) -> PageStream<'a> {
-        PageStream {
-            search: self,
-            state: PageState::Start,
-            pages: 0,
-        }
+    pub fn into_page_stream(self) -> PageStream<'a, types::EventSearch> {
+        PageStream::new(
+            Box::new(move |key| {
+                let search = self.clone();
+                Box::pin(async move {
+                    match key {
+                        Some(key) => search.pagination_key(key).send().await,
+                        None => search.send().await,
+                    }
+                })
+            }),
+            |page| page.pagination_key.as_deref(),
+        )
     }
 }
 
-enum PageState<'a> {
+/// The events of a search, across pages; see [`SearchEvents::into_stream`].
+pub type EventStream<'a> = ItemStream<'a, types::EventSearch, types::Event>;
+
+enum PageState<'a, P> {
     /// No page requested yet.
     Start,
     /// A page request is in flight.
-    Fetching(PageFuture<'a>),
+    Fetching(PageFuture<'a, P>),
     /// The last page held this key: the next request passes it back.
     After(String),
     /// The last page has been yielded, or an error was.
     Done,
 }
 
-/// The pages of a search; see [`SearchEvents::into_page_stream`].
+/// The pages of a paginated operation, requested one at a time as they are
+/// taken; see [`SearchEvents::into_page_stream`].
 #[must_use = "streams do nothing unless polled"]
-pub struct PageStream<'a> {
-    search: SearchEvents<'a>,
-    state: PageState<'a>,
+pub struct PageStream<'a, P> {
+    fetch: Fetch<'a, P>,
+    next_key: fn(&P) -> Option<&str>,
+    state: PageState<'a, P>,
     pages: u64,
 }
 
-impl std::fmt::Debug for PageStream<'_> {
+impl<P> std::fmt::Debug for PageStream<'_, P> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let state = match &self.state {
             PageState::Start => "start",
@@ -91,10 +99,19 @@ impl std::fmt::Debug for PageStream<'_> {
     }
 }
 
-impl<'a> PageStream<'a> {
+impl<'a, P> PageStream<'a, P> {
+    pub(crate) fn new(fetch: Fetch<'a, P>, next_key: fn(&P) -> Option<&str>) -> Self {
+        Self {
+            fetch,
+            next_key,
+            state: PageState::Start,
+            pages: 0,
+        }
+    }
+
     /// The next page, or `None` after the last one (or after an error).
-    pub async fn next(&mut self) -> Option<Result<types::EventSearch, Error>> {
-        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
+    pub async fn next(&mut self) -> Option<Result<P, Error>> {
+        std::future::poll_fn(|cx| self.poll_page(cx)).await
     }
 
     /// How many pages have been received so far.
@@ -102,39 +119,24 @@ impl<'a> PageStream<'a> {
         self.pages
     }
 
-    fn request(&self, key: Option<String>) -> PageFuture<'a> {
-        let search = self.search.clone();
-        Box::pin(async move {
-            match key {
-                Some(key) => search.pagination_key(key).send().await,
-                None => search.send().await,
-            }
-        })
-    }
-}
-
-impl Stream for PageStream<'_> {
-    type Item = Result<types::EventSearch, Error>;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = self.get_mut();
+    fn poll_page(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<P, Error>>> {
         loop {
-            match std::mem::replace(&mut this.state, PageState::Done) {
+            match std::mem::replace(&mut self.state, PageState::Done) {
                 PageState::Done => return Poll::Ready(None),
-                PageState::Start => this.state = PageState::Fetching(this.request(None)),
-                PageState::After(key) => this.state = PageState::Fetching(this.request(Some(key))),
+                PageState::Start => self.state = PageState::Fetching((self.fetch)(None)),
+                PageState::After(key) => self.state = PageState::Fetching((self.fetch)(Some(key))),
                 PageState::Fetching(mut fetch) => match fetch.as_mut().poll(cx) {
                     Poll::Pending => {
-                        this.state = PageState::Fetching(fetch);
+                        self.state = PageState::Fetching(fetch);
                         return Poll::Pending;
                     }
                     Poll::Ready(Err(e)) => return Poll::Ready(Some(Err(e))),
                     Poll::Ready(Ok(page)) => {
                         let page = page.into_inner();
-                        this.pages += 1;
+                        self.pages += 1;
                         // An empty key would only ask for the first page
                         // again: treat it as the end.
-                        this.state = match page.pagination_key.as_deref() {
+                        self.state = match (self.next_key)(&page) {
                             Some(key) if !key.is_empty() => PageState::After(key.to_owned()),
                             _ => PageState::Done,
                         };
@@ -146,54 +148,91 @@ impl Stream for PageStream<'_> {
     }
 }
 
-/// The events of a search, across pages; see [`SearchEvents::into_stream`].
+// The in-flight request is boxed; nothing else is pinned.
+impl<P> Unpin for PageStream<'_, P> {}
+
+impl<P> Stream for PageStream<'_, P> {
+    type Item = Result<P, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().poll_page(cx)
+    }
+}
+
+/// The items of a paginated operation, one at a time across pages (events
+/// of a search, visits of a v3 visitor); see [`SearchEvents::into_stream`].
 #[must_use = "streams do nothing unless polled"]
-#[derive(Debug)]
-pub struct EventStream<'a> {
-    pages: PageStream<'a>,
-    buffered: VecDeque<types::Event>,
+pub struct ItemStream<'a, P, T> {
+    pages: PageStream<'a, P>,
+    split: fn(P) -> Vec<T>,
+    buffered: VecDeque<T>,
     remaining: Option<u64>,
 }
 
-impl EventStream<'_> {
-    /// Ends the stream after `max` events; no page is requested past them.
+impl<P, T> std::fmt::Debug for ItemStream<'_, P, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ItemStream")
+            .field("pages", &self.pages)
+            .field("buffered", &self.buffered.len())
+            .field("remaining", &self.remaining)
+            .finish()
+    }
+}
+
+impl<'a, P, T> ItemStream<'a, P, T> {
+    pub(crate) fn new(pages: PageStream<'a, P>, split: fn(P) -> Vec<T>) -> Self {
+        Self {
+            pages,
+            split,
+            buffered: VecDeque::new(),
+            remaining: None,
+        }
+    }
+
+    /// Ends the stream after `max` items; no page is requested past them.
     pub fn max_events(mut self, max: u64) -> Self {
         self.remaining = Some(max);
         self
     }
 
-    /// The next event, or `None` at the end (or after an error).
-    pub async fn next(&mut self) -> Option<Result<types::Event, Error>> {
-        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
+    /// The next item, or `None` at the end (or after an error).
+    pub async fn next(&mut self) -> Option<Result<T, Error>> {
+        std::future::poll_fn(|cx| self.poll_item(cx)).await
     }
 
     /// How many pages have been received so far.
     pub fn pages_received(&self) -> u64 {
         self.pages.pages_received()
     }
-}
 
-impl Stream for EventStream<'_> {
-    type Item = Result<types::Event, Error>;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = self.get_mut();
+    fn poll_item(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<T, Error>>> {
         loop {
-            if this.remaining == Some(0) {
+            if self.remaining == Some(0) {
                 return Poll::Ready(None);
             }
-            if let Some(event) = this.buffered.pop_front() {
-                if let Some(left) = this.remaining.as_mut() {
+            if let Some(item) = self.buffered.pop_front() {
+                if let Some(left) = self.remaining.as_mut() {
                     *left -= 1;
                 }
-                return Poll::Ready(Some(Ok(event)));
+                return Poll::Ready(Some(Ok(item)));
             }
-            match Pin::new(&mut this.pages).poll_next(cx) {
+            match self.pages.poll_page(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(None) => return Poll::Ready(None),
                 Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e))),
-                Poll::Ready(Some(Ok(page))) => this.buffered = page.events.into(),
+                Poll::Ready(Some(Ok(page))) => self.buffered = (self.split)(page).into(),
             }
         }
+    }
+}
+
+// Nothing is pinned structurally: the buffered items are only moved out.
+impl<P, T> Unpin for ItemStream<'_, P, T> {}
+
+impl<P, T> Stream for ItemStream<'_, P, T> {
+    type Item = Result<T, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().poll_item(cx)
     }
 }

@@ -7,7 +7,10 @@
 //! The v3 client is generated the same way as v4 (from
 //! `openapi/fingerprint-server-api-v3.json`, with the same open enums and
 //! ignored unknown fields) and shares v4's regions, retry policy, timeouts
-//! and [`Error`]. It authenticates with the `Auth-API-Key` header; the
+//! and [`Error`]. Unlike v4, every field below the response envelopes is an
+//! `Option`: upstream's own v3 examples leave out fields the v3 schema calls
+//! required, and reading what the server sends matters more here than the
+//! schema's promises. It authenticates with the `Auth-API-Key` header; the
 //! `api_key` query parameter is available as an opt-in
 //! ([`ClientBuilder::key_in_query`]) but not recommended: URLs end up in
 //! proxy and server logs.
@@ -18,6 +21,10 @@
 //! use fingerprint_server_sdk::v3;
 //! let client = v3::Client::builder("<secret API key>").build()?;
 //! let event = client.get_event().request_id("1708102555327.NLOjmg").send().await?;
+//! let mut visits = client.get_visits().visitor_id("<visitor id>").limit(100).into_stream();
+//! while let Some(visit) = visits.next().await {
+//!     println!("{:?}", visit?.request_id);
+//! }
 //! # Ok(()) }
 //! ```
 
@@ -27,6 +34,7 @@ use std::time::Duration;
 use progenitor_client::{ClientHooks, ClientInfo, OperationInfo};
 
 use crate::client::{Inner, sensitive};
+use crate::stream::{ItemStream, PageStream};
 use crate::{Error, Region, RetryPolicy};
 
 /// The code progenitor generates from the v3 document at build time.
@@ -183,5 +191,34 @@ impl ClientHooks<Inner> for Client {
         info: &OperationInfo,
     ) -> reqwest::Result<reqwest::Response> {
         crate::client::send_with_retries(self, request, info).await
+    }
+}
+
+/// The visits of a v3 visitor, across pages; see
+/// [`builder::GetVisits::into_stream`].
+pub type VisitStream<'a> = ItemStream<'a, types::VisitorsGetResponse, types::Visit>;
+
+impl<'a> builder::GetVisits<'a> {
+    /// Every visit of the visitor (filtered as set on the builder), one at a
+    /// time, following `paginationKey`; the next page is requested only when
+    /// the current one has been consumed.
+    pub fn into_stream(self) -> VisitStream<'a> {
+        ItemStream::new(self.into_page_stream(), |page| page.visits)
+    }
+
+    /// Every page of the visit history, whole.
+    pub fn into_page_stream(self) -> PageStream<'a, types::VisitorsGetResponse> {
+        PageStream::new(
+            Box::new(move |key| {
+                let history = self.clone();
+                Box::pin(async move {
+                    match key {
+                        Some(key) => history.pagination_key(key).send().await,
+                        None => history.send().await,
+                    }
+                })
+            }),
+            |page| page.pagination_key.as_deref(),
+        )
     }
 }
