@@ -18,7 +18,11 @@ use crate::{ApiError, Error, ResponseValue};
 #[derive(Debug, Default)]
 struct Report {
     attempts: u32,
+    /// The status of the last response, whichever attempt it came from.
     status: Option<StatusCode>,
+    /// The status of the current attempt's response (`None` until its
+    /// headers arrive): a transport error of this attempt reports this one.
+    attempt_status: Option<StatusCode>,
     retry_after: Option<Duration>,
 }
 
@@ -35,13 +39,17 @@ fn with_report(f: impl FnOnce(&mut Report)) {
 
 /// Called by the request loop when an attempt starts.
 pub(crate) fn record_attempt(attempt: u32) {
-    with_report(|r| r.attempts = attempt);
+    with_report(|r| {
+        r.attempts = attempt;
+        r.attempt_status = None;
+    });
 }
 
 /// Called by the request loop when an attempt got a response.
 pub(crate) fn record_response(status: StatusCode, headers: &HeaderMap) {
     with_report(|r| {
         r.status = Some(status);
+        r.attempt_status = Some(status);
         r.retry_after = crate::retry::retry_after(headers, SystemTime::now());
     });
 }
@@ -88,12 +96,12 @@ async fn convert<E>(
         | P::InvalidUpgrade(source)
         | P::ResponseBodyError(source) => Error::Transport {
             operation,
-            status: report.status,
+            status: report.attempt_status,
             attempts: report.attempts.max(1),
             source: source.without_url(),
         },
         P::InvalidResponsePayload(bytes, source) => {
-            let status = report.status;
+            let status = report.attempt_status;
             let body = String::from_utf8_lossy(&bytes).into_owned();
             match status {
                 Some(status) if !status.is_success() => Error::Api {
@@ -109,6 +117,7 @@ async fn convert<E>(
                     status,
                     body,
                     source,
+                    attempts: report.attempts.max(1),
                 },
             }
         }

@@ -5,10 +5,11 @@
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use progenitor_client::{ClientHooks, ClientInfo, OperationInfo};
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue, USER_AGENT};
+use tokio::time::Instant;
 
 use crate::retry::{self, Decision, Outcome, RetryPolicy};
 use crate::{Error, SDK_IDENTIFIER, call, route};
@@ -409,7 +410,8 @@ pub(crate) async fn send_with_retries<C: ClientInfo<Inner>>(
     request: reqwest::Request,
     info: &OperationInfo,
 ) -> reqwest::Result<reqwest::Response> {
-    let policy = &client.inner().settings().retry;
+    let settings = client.inner().settings();
+    let policy = &settings.retry;
     let operation = info.operation_id;
     let method = request.method().clone();
     let idempotent = method != reqwest::Method::POST;
@@ -507,6 +509,17 @@ pub(crate) async fn send_with_retries<C: ClientInfo<Inner>>(
         };
         match decision {
             Decision::Stop => return result,
+            // A wait that would outlast the operation timeout only turns a
+            // useful answer (a 429 with its Retry-After) into a bare timeout.
+            Decision::Retry(wait) if started.elapsed() + wait >= settings.operation_timeout => {
+                tracing::debug!(
+                    operation,
+                    attempt,
+                    delay_ms = wait.as_millis() as u64,
+                    "fingerprint-server-sdk: not retrying, the wait would pass the operation timeout"
+                );
+                return result;
+            }
             Decision::Retry(wait) => {
                 tracing::debug!(
                     operation,

@@ -59,6 +59,8 @@ pub enum Error {
         body: String,
         /// Where and why decoding failed.
         source: serde_json::Error,
+        /// How many attempts were made, the first included.
+        attempts: u32,
     },
     /// No complete response: the connection failed or was reset, an attempt
     /// timed out, or the body could not be read.
@@ -153,9 +155,9 @@ impl Error {
     pub fn attempts(&self) -> u32 {
         match self {
             Self::Api { attempts, .. }
+            | Self::Decode { attempts, .. }
             | Self::Transport { attempts, .. }
             | Self::Timeout { attempts, .. } => *attempts,
-            Self::Decode { .. } => 1,
             Self::Config { .. } | Self::InvalidRequest { .. } => 0,
         }
     }
@@ -261,6 +263,7 @@ impl fmt::Display for Error {
                 status,
                 body,
                 source,
+                ..
             } => {
                 write!(f, "{operation}: ")?;
                 if let Some(status) = status {
@@ -310,7 +313,9 @@ impl fmt::Display for Error {
 /// A one-line description of a transport error without its URL: the URL is
 /// harmless (the key is only ever in a header) but long.
 pub(crate) fn describe_transport(e: &reqwest::Error) -> String {
-    let what = if e.is_timeout() {
+    let what = if e.is_connect() && e.is_timeout() {
+        "could not connect: connect timeout ran out"
+    } else if e.is_timeout() {
         "attempt timed out"
     } else if e.is_connect() {
         "could not connect"
