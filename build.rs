@@ -379,6 +379,16 @@ mod policy {
                 if map.get("additionalProperties") == Some(&Value::Bool(false)) {
                     map.remove("additionalProperties");
                 }
+                // A numeric enum would become a newtype that refuses any
+                // number not listed (a new precision radius, say): keep the
+                // number, the listed values stay documented.
+                if matches!(
+                    map.get("type").and_then(Value::as_str),
+                    Some("integer" | "number")
+                ) && matches!(map.get("enum"), Some(Value::Array(_)))
+                {
+                    map.remove("enum");
+                }
                 // Only scalar values: an object under such a key is a
                 // property that happens to have that name.
                 map.retain(|key, value| {
@@ -500,7 +510,11 @@ mod postprocess {
         let mut wrapped = 0;
         for item in &mut file.items {
             match item {
-                Item::Mod(m) if m.ident == "types" => opened += open_enums(m)?,
+                Item::Mod(m) if m.ident == "types" => {
+                    opened += open_enums(m)?;
+                    catch_all_untagged(m);
+                    optional_collections(m)?;
+                }
                 Item::Mod(m) if m.ident == "builder" => wrapped += wrap_sends(m, routes)?,
                 Item::Struct(s) if s.ident == "Client" => {
                     // The hand-written layer implements `Debug` itself so the
@@ -631,6 +645,192 @@ mod postprocess {
             items.extend(file.items);
         }
         Ok(count)
+    }
+
+    /// Gives every untagged enum of objects (the rule action: allow or block)
+    /// a last variant that takes any other JSON, so an action type added
+    /// later does not make the whole event unreadable.
+    fn catch_all_untagged(types: &mut ItemMod) {
+        let Some((_, items)) = types.content.as_mut() else {
+            return;
+        };
+        for item in items.iter_mut() {
+            let Item::Enum(e) = item else { continue };
+            let untagged = e
+                .attrs
+                .iter()
+                .any(|a| a.path().is_ident("serde") && quote!(#a).to_string().contains("untagged"));
+            let objects = e
+                .variants
+                .iter()
+                .any(|v| matches!(v.fields, Fields::Named(_)));
+            if untagged && objects {
+                let doc = "A shape this version of the SDK does not know, kept as the JSON the server sent.";
+                e.variants.push(parse_quote! {
+                    #[doc = #doc]
+                    Unrecognized(::serde_json::Value)
+                });
+            }
+        }
+    }
+
+    /// typify reads a missing optional list or map as empty and leaves an
+    /// empty one out when writing, so `[]` and `{}` from the server would
+    /// vanish on a round trip (and `EventUpdate` could not send `"tags": {}`).
+    /// Such fields become `Option<Vec<_>>` / `Option<Map<_, _>>`: absent stays
+    /// absent, empty stays empty. Their builders follow.
+    fn optional_collections(types: &mut ItemMod) -> BuildResult<()> {
+        let Some((_, items)) = types.content.as_mut() else {
+            return Ok(());
+        };
+        // (struct, field) whose type became an `Option`
+        let mut changed: std::collections::BTreeSet<(String, String)> = Default::default();
+        for item in items.iter_mut() {
+            match item {
+                Item::Struct(st) => {
+                    let Fields::Named(fields) = &mut st.fields else {
+                        continue;
+                    };
+                    for field in fields.named.iter_mut() {
+                        if optional_if_defaulted(field, &st.ident)?
+                            && let Some(name) = &field.ident
+                        {
+                            changed.insert((st.ident.to_string(), name.to_string()));
+                        }
+                    }
+                }
+                // Struct variants (the rule actions) have no builders.
+                Item::Enum(e) => {
+                    for variant in e.variants.iter_mut() {
+                        let Fields::Named(fields) = &mut variant.fields else {
+                            continue;
+                        };
+                        for field in fields.named.iter_mut() {
+                            optional_if_defaulted(field, &e.ident)?;
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        let Some(builders) = items.iter_mut().find_map(|item| match item {
+            Item::Mod(m) if m.ident == "builder" => m.content.as_mut().map(|(_, items)| items),
+            _ => None,
+        }) else {
+            return Ok(());
+        };
+        for item in builders.iter_mut() {
+            match item {
+                Item::Struct(st) => {
+                    let Fields::Named(fields) = &mut st.fields else {
+                        continue;
+                    };
+                    for field in fields.named.iter_mut() {
+                        let key = (
+                            st.ident.to_string(),
+                            field
+                                .ident
+                                .as_ref()
+                                .map(|i| i.to_string())
+                                .unwrap_or_default(),
+                        );
+                        if changed.contains(&key) {
+                            // `Result<X, String>` with X written as the
+                            // builder module sees it (`super::...`).
+                            let inner = last_generic_args(&field.ty)
+                                .and_then(|args| args.first().cloned())
+                                .ok_or_else(|| format!("builder field {key:?} is not a Result"))?;
+                            field.ty = parse_quote!(::std::result::Result<::std::option::Option<#inner>, ::std::string::String>);
+                        }
+                    }
+                }
+                Item::Impl(imp) if imp.trait_.is_none() => {
+                    let Some(owner) = type_name(&imp.self_ty) else {
+                        continue;
+                    };
+                    for member in imp.items.iter_mut() {
+                        let syn::ImplItem::Fn(f) = member else {
+                            continue;
+                        };
+                        if !changed.contains(&(owner.clone(), f.sig.ident.to_string())) {
+                            continue;
+                        }
+                        let Some(clause) = f.sig.generics.where_clause.as_mut() else {
+                            continue;
+                        };
+                        for predicate in clause.predicates.iter_mut() {
+                            let syn::WherePredicate::Type(bound) = predicate else {
+                                continue;
+                            };
+                            for b in bound.bounds.iter_mut() {
+                                let syn::TypeParamBound::Trait(t) = b else {
+                                    continue;
+                                };
+                                let Some(last) = t.path.segments.last_mut() else {
+                                    continue;
+                                };
+                                if last.ident != "TryInto" {
+                                    continue;
+                                }
+                                if let syn::PathArguments::AngleBracketed(args) =
+                                    &mut last.arguments
+                                    && let Some(syn::GenericArgument::Type(target)) =
+                                        args.args.first_mut()
+                                {
+                                    let inner = target.clone();
+                                    *target = parse_quote!(::std::option::Option<#inner>);
+                                }
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Turns a field typify reads with `default` and writes with
+    /// `skip_serializing_if = "...::is_empty"` into an `Option`; returns
+    /// whether it did.
+    fn optional_if_defaulted(field: &mut syn::Field, owner: &syn::Ident) -> BuildResult<bool> {
+        let Some(pos) = field.attrs.iter().position(|a| {
+            a.path().is_ident("serde") && {
+                let text = quote!(#a).to_string();
+                text.contains("skip_serializing_if") && text.contains("::is_empty\"")
+            }
+        }) else {
+            return Ok(false);
+        };
+        let attr = &field.attrs[pos];
+        let rewritten = quote!(#attr)
+            .to_string()
+            .replace(
+                "\"::std::vec::Vec::is_empty\"",
+                "\"::std::option::Option::is_none\"",
+            )
+            .replace(
+                "\"::serde_json::Map::is_empty\"",
+                "\"::std::option::Option::is_none\"",
+            );
+        if rewritten.contains("is_empty") {
+            return Err(format!(
+                "unexpected skip_serializing_if in {owner}: {rewritten}"
+            ));
+        }
+        let tokens: TokenStream = rewritten.parse().map_err(|e| format!("{e:?}"))?;
+        let mut parsed: Vec<syn::Attribute> =
+            syn::parse::Parser::parse2(syn::Attribute::parse_outer, tokens)
+                .map_err(|e| e.to_string())?;
+        if parsed.len() != 1 {
+            return Err(format!(
+                "rewritten attribute in {owner} did not parse as one"
+            ));
+        }
+        field.attrs[pos] = parsed.remove(0);
+        let old = field.ty.clone();
+        field.ty = parse_quote!(::std::option::Option<#old>);
+        Ok(true)
     }
 
     /// The variants of an all-unit enum with their wire values, or `None`

@@ -383,7 +383,12 @@ async fn respond(state: &Mutex<State>, req: Request<Incoming>) -> Answer {
             Fault::Status(code) => {
                 let status =
                     StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                api_error(status, "failed", "injected failure")
+                let code = match status.as_u16() {
+                    503 => "service_unavailable",
+                    429 => "too_many_requests",
+                    _ => "failed",
+                };
+                api_error(status, code, "injected failure")
             }
         };
     }
@@ -482,8 +487,8 @@ fn update(state: &mut State, id: &str, body: &[u8]) -> Answer {
     if let Some(linked) = update.linked_id {
         fields.insert("linked_id".into(), Value::String(linked));
     }
-    if !update.tags.is_empty() {
-        fields.insert("tags".into(), Value::Object(update.tags));
+    if let Some(tags) = update.tags {
+        fields.insert("tags".into(), Value::Object(tags));
     }
     if let Some(suspect) = update.suspect {
         fields.insert("suspect".into(), Value::Bool(suspect));
@@ -585,7 +590,7 @@ fn search(state: &State, query: &str) -> Answer {
 
     let from = match get("pagination_key") {
         None => 0,
-        Some(key) => match cursor_position(&matching, key) {
+        Some(key) => match cursor_position(&matching, key, reverse) {
             Some(position) => position,
             None => return bad_request("pagination_key is invalid"),
         },
@@ -614,13 +619,23 @@ fn cursor(event: &Value) -> String {
     format!("{}~{}", timestamp(event), event_id(event).unwrap_or(""))
 }
 
-fn cursor_position(events: &[&Value], key: &str) -> Option<usize> {
+/// Where the page after `key` starts in `events` (sorted as the search
+/// asked): at the first event that sorts after the key's (timestamp, id), so
+/// that paging goes on even when the event the key was taken from has been
+/// deleted (or updated away from the filters) in the meantime. `None` when
+/// the key is not one of the fake's.
+fn cursor_position(events: &[&Value], key: &str, reverse: bool) -> Option<usize> {
     let (ts, id) = key.split_once('~')?;
-    let ts: i64 = ts.parse().ok()?;
-    let at = events
-        .iter()
-        .position(|e| timestamp(e) == ts && event_id(e) == Some(id))?;
-    Some(at + 1)
+    let cursor = (ts.parse::<i64>().ok()?, id);
+    let after = |e: &&Value| {
+        let here = (timestamp(e), event_id(e).unwrap_or(""));
+        if reverse {
+            here > cursor
+        } else {
+            here < cursor
+        }
+    };
+    Some(events.iter().position(after).unwrap_or(events.len()))
 }
 
 fn form_pairs(query: &str) -> Vec<(String, String)> {

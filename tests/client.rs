@@ -190,7 +190,7 @@ async fn update_event_patches_with_only_the_fields_set() {
     let update = types::EventUpdate {
         linked_id: Some("order-7".into()),
         suspect: Some(true),
-        tags,
+        tags: Some(tags),
     };
     let response = client(&server)
         .update_event()
