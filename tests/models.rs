@@ -121,7 +121,10 @@ fn full_event_fields_land_in_their_typed_fields() {
     assert_eq!(v4.address, "203.0.113.47");
     let geo = v4.geolocation.as_ref().expect("v4 geolocation");
     assert_eq!(geo.latitude, Some(51.3397));
-    assert_eq!(geo.subdivisions.as_ref().expect("subdivisions")[0].name, "Saxony");
+    assert_eq!(
+        geo.subdivisions.as_ref().expect("subdivisions")[0].name,
+        "Saxony"
+    );
     let v6 = ip_info.v6.as_ref().expect("ip_info.v6");
     assert_eq!(v6.address, "2001:db8:3c4d:15::1a2f");
     assert_eq!(
@@ -161,10 +164,7 @@ fn full_event_fields_land_in_their_typed_fields() {
     let plugin = &raw.plugins.as_ref().expect("plugins")[0];
     let mime_types = plugin.mime_types.as_ref().expect("mime types");
     assert_eq!(mime_types.len(), 2);
-    assert_eq!(
-        mime_types[0].type_.as_deref(),
-        Some("application/pdf")
-    );
+    assert_eq!(mime_types[0].type_.as_deref(), Some("application/pdf"));
 
     let tags = event.tags.as_ref().expect("tags");
     assert_eq!(tags["order"]["items"][0]["price"], json!(12.34));
@@ -876,11 +876,22 @@ fn empty_lists_and_maps_round_trip_and_absent_ones_stay_absent() {
     let event: types::Event = serde_json::from_value(input.clone()).expect("event");
     let output = reserialized(&event);
     let found = differences(&input, &output);
-    assert!(found.is_empty(), "{}", found.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n"));
+    assert!(
+        found.is_empty(),
+        "{}",
+        found
+            .iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
 
     let block_input = json!({"type": "block", "ruleset_id": "rs_1", "headers": []});
     let block: types::EventRuleAction = serde_json::from_value(block_input.clone()).expect("block");
-    assert_eq!(serde_json::to_value(&block).expect("serializes"), block_input);
+    assert_eq!(
+        serde_json::to_value(&block).expect("serializes"),
+        block_input
+    );
     let bare: types::EventRuleAction =
         serde_json::from_value(json!({"type": "block", "ruleset_id": "rs_1"})).expect("block");
     assert_eq!(
@@ -889,8 +900,14 @@ fn empty_lists_and_maps_round_trip_and_absent_ones_stay_absent() {
     );
 
     let clear: types::EventUpdate = serde_json::from_value(json!({"tags": {}})).expect("update");
-    assert_eq!(serde_json::to_value(&clear).expect("serializes"), json!({"tags": {}}));
-    assert_eq!(serde_json::to_value(types::EventUpdate::default()).expect("serializes"), json!({}));
+    assert_eq!(
+        serde_json::to_value(&clear).expect("serializes"),
+        json!({"tags": {}})
+    );
+    assert_eq!(
+        serde_json::to_value(types::EventUpdate::default()).expect("serializes"),
+        json!({})
+    );
 }
 
 /// `f64` fields write whole numbers with a decimal point: the server's `8`
