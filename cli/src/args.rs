@@ -1,0 +1,540 @@
+//! The command line: global options, commands and their arguments.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+use fingerprint_server_sdk::Region;
+use serde::{Deserialize, Serialize};
+
+use crate::timespec;
+
+/// Inspect, update and export Fingerprint identification events from a terminal.
+#[derive(Parser, Debug)]
+#[command(
+    name = "fingerprint",
+    version,
+    propagate_version = true,
+    after_help = "Exit codes: 0 ok, 1 invalid or not found, 2 usage, 3 API refused, \
+                  4 gave up (retries, network, timeout), 130 interrupted.\n\
+                  Try it without an account: fingerprint --demo events search --limit 5"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command accepts.
+#[derive(Args, Debug)]
+#[command(next_help_heading = "Global options")]
+pub struct Global {
+    /// Secret API key of the workspace (never printed)
+    #[arg(
+        long,
+        global = true,
+        env = "FINGERPRINT_SECRET_API_KEY",
+        hide_env_values = true,
+        value_name = "KEY"
+    )]
+    pub api_key: Option<Secret>,
+
+    /// Region of the workspace: global (or us), eu, ap (or asia) [default: global]
+    #[arg(
+        long,
+        global = true,
+        env = "FINGERPRINT_REGION",
+        hide_env_values = true,
+        value_parser = parse_region
+    )]
+    pub region: Option<Region>,
+
+    /// Send requests to this base URL instead of the region's (a proxy, `fingerprint mock serve`)
+    #[arg(long, global = true, value_name = "URL")]
+    pub base_url: Option<String>,
+
+    /// Use an embedded fake API seeded with sample events: no key, no network, changes are not kept
+    #[arg(long, global = true)]
+    pub demo: bool,
+
+    /// How many times to retry a failed call (429, 5xx, network errors) [default: 2]
+    #[arg(long, global = true, value_name = "N")]
+    pub retries: Option<u32>,
+
+    /// Give up on one call after this long, retries included: 30s, 2m, 1500ms [default: 90s]
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+
+    /// Trace requests on stderr (method, path, status, retries, timings)
+    #[arg(short, long, global = true, action = ArgAction::Count)]
+    pub verbose: u8,
+}
+
+/// A secret given on the command line or in the environment. Its `Debug`
+/// never shows it.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl FromStr for Secret {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
+
+fn parse_region(s: &str) -> Result<Region, String> {
+    s.parse::<Region>()
+        .map_err(|_| "expected global (or us), eu, or ap (or asia)".to_owned())
+}
+
+/// `90`, `90s`, `1500ms`, `2m`, `1h`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration (e.g. 30s, 2m, 1500ms)"))?;
+    let seconds = match unit.trim() {
+        "" | "s" => value,
+        "ms" => value / 1000.0,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        other => return Err(format!("unknown unit {other:?}: use ms, s, m or h")),
+    };
+    if !seconds.is_finite() || seconds <= 0.0 || seconds > 86_400.0 * 7.0 {
+        return Err("the duration must be positive and at most a week".to_owned());
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Get, search, export and update identification events
+    #[command(subcommand)]
+    Events(Box<EventsCommand>),
+    /// Delete a visitor's data
+    #[command(subcommand)]
+    Visitors(VisitorsCommand),
+    /// Verify or sign webhook bodies with the webhook's secret
+    #[command(subcommand)]
+    Webhook(WebhookCommand),
+    /// Decrypt a sealed client result and print the event it holds
+    Unseal(UnsealArgs),
+    /// Run the fake Server API as a local server for testing integrations
+    #[command(subcommand)]
+    Mock(MockCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum EventsCommand {
+    /// Print one event as JSON
+    Get(GetArgs),
+    /// Search events with the API's filters and print them as JSON, JSON lines or CSV
+    Search(SearchArgs),
+    /// Export every matching event to a JSON lines file, resumable after an interruption
+    Export(ExportArgs),
+    /// Set an event's linked id, tags or suspect flag
+    Update(UpdateArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct GetArgs {
+    /// The event id (`event_id`, also called request id)
+    pub event_id: String,
+    /// Evaluate this ruleset and include its action in the event
+    #[arg(long, value_name = "ID")]
+    pub ruleset: Option<String>,
+    /// One line of JSON instead of indented JSON
+    #[arg(long)]
+    pub compact: bool,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// A JSON array, indented
+    Json,
+    /// One compact JSON event per line
+    Jsonl,
+    /// Comma-separated values with a header row (see --fields)
+    Csv,
+}
+
+#[derive(Args, Debug)]
+pub struct SearchArgs {
+    /// Events per page (1-100; the API's default is 10, with --all or --max 100)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i32).range(1..=100))]
+    pub limit: Option<i32>,
+    /// Follow the pages to the end of the results
+    #[arg(long)]
+    pub all: bool,
+    /// Stop after this many events (follows pages as needed)
+    #[arg(long, value_name = "N")]
+    pub max: Option<u64>,
+    /// Start at this page (the `pagination_key` of a previous page)
+    #[arg(long, value_name = "KEY")]
+    pub pagination_key: Option<String>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Json)]
+    pub format: Format,
+    /// Only these fields, comma-separated, nested with dots: event_id,identification.visitor_id
+    #[arg(long, value_name = "A,B.C", value_delimiter = ',')]
+    pub fields: Vec<String>,
+    #[command(flatten)]
+    pub filters: Filters,
+}
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// The JSON lines file to write
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Continue an interrupted export of FILE from its checkpoint (FILE.checkpoint)
+    #[arg(long)]
+    pub resume: bool,
+    /// Overwrite FILE (and drop its checkpoint) when it exists
+    #[arg(long, conflicts_with = "resume")]
+    pub force: bool,
+    /// Events per page (1-100)
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(i32).range(1..=100))]
+    pub limit: i32,
+    /// Stop after this many events
+    #[arg(long, value_name = "N")]
+    pub max: Option<u64>,
+    /// Only these fields, comma-separated, nested with dots
+    #[arg(long, value_name = "A,B.C", value_delimiter = ',')]
+    pub fields: Vec<String>,
+    /// No progress on stderr
+    #[arg(long, short)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub filters: Filters,
+}
+
+#[derive(Args, Debug)]
+pub struct UpdateArgs {
+    /// The event id
+    pub event_id: String,
+    /// Set the event's linked id
+    #[arg(long, value_name = "ID")]
+    pub linked_id: Option<String>,
+    /// Set a tag (repeatable); the tags given replace the event's tags
+    #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = parse_tag)]
+    pub tags: Vec<(String, String)>,
+    /// Mark the event as suspect, or not
+    #[arg(long, value_name = "BOOL", action = ArgAction::Set)]
+    pub suspect: Option<bool>,
+}
+
+fn parse_tag(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((key, value)) if !key.trim().is_empty() => {
+            Ok((key.trim().to_owned(), value.to_owned()))
+        }
+        _ => Err("expected KEY=VALUE with a non-empty key".to_owned()),
+    }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum VisitorsCommand {
+    /// Delete everything stored about a visitor (asks first unless --yes)
+    Delete(DeleteArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct DeleteArgs {
+    /// The visitor id
+    pub visitor_id: String,
+    /// Do not ask for confirmation
+    #[arg(long, short)]
+    pub yes: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum WebhookCommand {
+    /// Check a webhook body against its signature header (exit 0 valid, 1 not)
+    Verify(VerifyArgs),
+    /// Print the signature header Fingerprint would send with a body
+    Sign(SignArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
+    /// Name of the environment variable holding the webhook secret
+    #[arg(long, value_name = "VAR")]
+    pub secret_env: String,
+    /// The value of the `fpjs-event-signature` header (e.g. v1=ab12...)
+    #[arg(long, value_name = "HEADER")]
+    pub signature: String,
+    /// The body exactly as received: a file, or - for stdin
+    #[arg(default_value = "-", value_name = "FILE|-")]
+    pub input: String,
+}
+
+#[derive(Args, Debug)]
+pub struct SignArgs {
+    /// Name of the environment variable holding the webhook secret
+    #[arg(long, value_name = "VAR")]
+    pub secret_env: String,
+    /// The body: a file, or - for stdin
+    #[arg(default_value = "-", value_name = "FILE|-")]
+    pub input: String,
+}
+
+#[derive(Args, Debug)]
+pub struct UnsealArgs {
+    /// A decryption key from the dashboard, base64 (repeatable: tried in order)
+    #[arg(long = "key", value_name = "B64", required = true)]
+    pub keys: Vec<Secret>,
+    /// The sealed result, raw bytes or base64 text: a file, or - for stdin
+    #[arg(default_value = "-", value_name = "FILE|-")]
+    pub input: String,
+    /// One line of JSON instead of indented JSON
+    #[arg(long)]
+    pub compact: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum MockCommand {
+    /// Serve the fake API on 127.0.0.1 until Ctrl-C
+    Serve(ServeArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Port to listen on (0: any free port)
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Load these events (one JSON event per line) instead of the sample events
+    #[arg(long, value_name = "FILE.jsonl")]
+    pub seed: Option<PathBuf>,
+    /// How many sample events to load when there is no --seed
+    #[arg(long, value_name = "N", default_value_t = 300)]
+    pub samples: usize,
+    /// The secret API key the fake accepts
+    #[arg(long, value_name = "KEY", default_value = fingerprint_server_sdk::mock::DEFAULT_KEY)]
+    pub key: String,
+}
+
+/// Every filter of the search endpoint, one flag each. Boolean filters take
+/// `true` or `false` (a bare flag means `true`); array filters repeat.
+///
+/// Serialized into an export's checkpoint, so a resumed export runs the same
+/// search.
+#[derive(Args, Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+#[command(next_help_heading = "Filters")]
+pub struct Filters {
+    /// Events of this visitor
+    #[arg(long, value_name = "ID")]
+    pub visitor_id: Option<String>,
+    /// Events of this high-recall visitor id
+    #[arg(long, value_name = "ID")]
+    pub high_recall_id: Option<String>,
+    /// Events with this linked id
+    #[arg(long, value_name = "ID")]
+    pub linked_id: Option<String>,
+    /// From this time: RFC 3339, Unix ms, or ago (7d, 12h, 30m) [API default: 7 days ago]
+    #[arg(long, value_name = "TIME", value_parser = timespec::check)]
+    pub start: Option<String>,
+    /// Up to this time: RFC 3339, Unix ms, or ago (7d, 12h, 30m) [API default: now]
+    #[arg(long, value_name = "TIME", value_parser = timespec::check)]
+    pub end: Option<String>,
+    /// Oldest first
+    #[arg(long)]
+    pub reverse: bool,
+    /// Events marked suspect (or not)
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub suspect: Option<bool>,
+    /// Bot detection result: all, good, bad, none
+    #[arg(long, value_name = "KIND")]
+    pub bot: Option<String>,
+    /// Bot info present: all, none
+    #[arg(long, value_name = "KIND")]
+    pub bot_info: Option<String>,
+    /// Bot category, e.g. ai_crawler, search_engine_crawler (repeatable)
+    #[arg(long, value_name = "CATEGORY")]
+    pub bot_info_category: Vec<String>,
+    /// Bot identity: verified, signed, spoofed, unknown (repeatable)
+    #[arg(long, value_name = "IDENTITY")]
+    pub bot_info_identity: Vec<String>,
+    /// Bot detection confidence: low, medium, high (repeatable)
+    #[arg(long, value_name = "LEVEL")]
+    pub bot_info_confidence: Vec<String>,
+    /// Bot provider (repeatable)
+    #[arg(long, value_name = "NAME")]
+    pub bot_info_provider: Vec<String>,
+    /// Bot name (repeatable)
+    #[arg(long, value_name = "NAME")]
+    pub bot_info_name: Vec<String>,
+    /// Client IP address or CIDR range
+    #[arg(long, value_name = "IP")]
+    pub ip_address: Option<String>,
+    /// Autonomous system number of the IP
+    #[arg(long, value_name = "ASN")]
+    pub asn: Option<String>,
+    /// Page URL
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+    /// iOS bundle id
+    #[arg(long, value_name = "ID")]
+    pub bundle_id: Option<String>,
+    /// Android package name
+    #[arg(long, value_name = "NAME")]
+    pub package_name: Option<String>,
+    /// Origin of the page
+    #[arg(long, value_name = "ORIGIN")]
+    pub origin: Option<String>,
+    /// Environment id (repeatable)
+    #[arg(long, value_name = "ID")]
+    pub environment: Vec<String>,
+    /// Event source: edge (repeatable)
+    #[arg(long, value_name = "SOURCE")]
+    pub source: Vec<String>,
+    /// Client SDK version
+    #[arg(long, value_name = "VERSION")]
+    pub sdk_version: Option<String>,
+    /// Client SDK platform: js, android, ios
+    #[arg(long, value_name = "PLATFORM")]
+    pub sdk_platform: Option<String>,
+    /// Proximity id
+    #[arg(long, value_name = "ID")]
+    pub proximity_id: Option<String>,
+    /// Minimum suspect score
+    #[arg(long, value_name = "SCORE")]
+    pub min_suspect_score: Option<f64>,
+    /// VPN detected (or not)
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub vpn: Option<bool>,
+    /// VPN detection confidence: low, medium, high
+    #[arg(long, value_name = "LEVEL")]
+    pub vpn_confidence: Option<String>,
+    /// Proxy detected (or not)
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub proxy: Option<bool>,
+    /// Tor exit node (or not)
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub tor_node: Option<bool>,
+    /// Incognito mode (or not)
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub incognito: Option<bool>,
+    /// Browser tampering (or not)
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub tampering: Option<bool>,
+    /// Anti-detect browser (or not)
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub anti_detect_browser: Option<bool>,
+    /// Privacy-focused settings (or not)
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub privacy_settings: Option<bool>,
+    /// Virtual machine (or not)
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub virtual_machine: Option<bool>,
+    /// Developer tools open (or not)
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub developer_tools: Option<bool>,
+    /// Location spoofing (or not)
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub location_spoofing: Option<bool>,
+    /// Man-in-the-middle attack (or not)
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub mitm_attack: Option<bool>,
+    /// Rare device (or not)
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub rare_device: Option<bool>,
+    /// Rarity bucket: <p95, p95-p99, p99-p99.5, p99.5-p99.9, p99.9+, not_seen
+    #[arg(long, value_name = "BUCKET")]
+    pub rare_device_percentile_bucket: Option<String>,
+    /// Jailbroken iOS device (or not)
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub jailbroken: Option<bool>,
+    /// Frida instrumentation (or not)
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub frida: Option<bool>,
+    /// Recent factory reset (or not)
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub factory_reset: Option<bool>,
+    /// Cloned Android app (or not)
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub cloned_app: Option<bool>,
+    /// Android emulator (or not)
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub emulator: Option<bool>,
+    /// iOS simulator (or not)
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub simulator: Option<bool>,
+    /// Rooting apps on Android (or not)
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub root_apps: Option<bool>,
+    /// Call in progress (or not)
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub active_call: Option<bool>,
+    /// Identification status: partially_completed, completed
+    #[arg(long, value_name = "STATUS")]
+    pub incremental_identification_status: Option<String>,
+    /// Ask the API to count the matches, up to N (printed on stderr)
+    #[arg(long, value_name = "N")]
+    pub total_hits: Option<i64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1500ms"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("0.5s"), Ok(Duration::from_millis(500)));
+        assert!(parse_duration("0").is_err());
+        assert!(parse_duration("5y").is_err());
+        assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn tags() {
+        assert_eq!(parse_tag("a=b=c"), Ok(("a".into(), "b=c".into())));
+        assert_eq!(parse_tag("a="), Ok(("a".into(), String::new())));
+        assert!(parse_tag("=b").is_err());
+        assert!(parse_tag("ab").is_err());
+    }
+
+    #[test]
+    fn secrets_are_not_in_debug_output() {
+        let cli = Cli::try_parse_from([
+            "fingerprint",
+            "--api-key",
+            "sk_live_very_secret",
+            "events",
+            "get",
+            "x",
+        ]);
+        let shown = format!("{cli:?}");
+        assert!(!shown.contains("very_secret"), "{shown}");
+    }
+}

@@ -1,0 +1,184 @@
+//! `fingerprint`: inspect, update and export Fingerprint identification
+//! events from a terminal, built on `fingerprint-server-sdk`.
+
+mod args;
+mod connect;
+mod export;
+mod failure;
+mod output;
+mod search;
+mod serve;
+mod timespec;
+mod tools;
+
+use std::io::{self, BufRead, IsTerminal, Write};
+use std::process::ExitCode;
+
+use clap::Parser;
+use fingerprint_server_sdk::types;
+use serde_json::Value;
+
+use args::{
+    Cli, Command, DeleteArgs, EventsCommand, GetArgs, MockCommand, UpdateArgs, VisitorsCommand,
+    WebhookCommand,
+};
+use connect::{Connection, connect};
+use failure::{Failure, Result, exit};
+
+fn main() -> ExitCode {
+    // Usage errors exit with 2, help and version with 0 (clap's codes).
+    let cli = Cli::parse();
+    if cli.global.verbose > 0 {
+        init_tracing(cli.global.verbose);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(exit::GAVE_UP);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::from(exit::OK),
+        Err(failure) => {
+            if !failure.silent {
+                eprintln!("{failure}");
+            }
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+/// `-v`: the SDK's request events (sending, response, retrying) on stderr.
+/// Only the SDK's own events are shown: they name the method and path, never
+/// the key, which travels in a header the SDK does not log.
+fn init_tracing(verbosity: u8) {
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let level = if verbosity > 1 {
+        LevelFilter::TRACE
+    } else {
+        LevelFilter::DEBUG
+    };
+    let layer = tracing_subscriber::fmt::layer()
+        .with_writer(io::stderr)
+        .with_target(false);
+    let _ = tracing_subscriber::registry()
+        .with(layer)
+        .with(Targets::new().with_target("fingerprint_server_sdk", level))
+        .try_init();
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Webhook(WebhookCommand::Verify(args)) => tools::verify(args),
+        Command::Webhook(WebhookCommand::Sign(args)) => tools::sign(args),
+        Command::Unseal(args) => tools::unseal(args),
+        Command::Mock(MockCommand::Serve(args)) => serve::run(args).await,
+        Command::Events(command) => {
+            let conn = connect(&cli.global).await?;
+            match *command {
+                EventsCommand::Get(args) => get(&conn, args).await,
+                EventsCommand::Search(args) => search::run(&conn, args).await,
+                EventsCommand::Export(args) => export::run(&conn, args).await,
+                EventsCommand::Update(args) => update(&conn, args).await,
+            }
+        }
+        Command::Visitors(VisitorsCommand::Delete(args)) => {
+            // Ask before connecting: nothing is started for a refusal.
+            confirm_delete(&args)?;
+            let conn = connect(&cli.global).await?;
+            delete(&conn, args).await
+        }
+    }
+}
+
+async fn get(conn: &Connection, args: GetArgs) -> Result<()> {
+    let mut request = conn.client.get_event().event_id(args.event_id.as_str());
+    if let Some(ruleset) = &args.ruleset {
+        request = request.ruleset_id(ruleset.as_str());
+    }
+    let event = request
+        .send()
+        .await
+        .map_err(|e| conn.failure(&format!("get event {}", args.event_id), &e))?
+        .into_inner();
+    output::print_json(&event, args.compact)
+}
+
+async fn update(conn: &Connection, args: UpdateArgs) -> Result<()> {
+    if args.linked_id.is_none() && args.tags.is_empty() && args.suspect.is_none() {
+        return Err(Failure::usage("nothing to update")
+            .with_hint("pass --linked-id, --tag KEY=VALUE or --suspect true|false"));
+    }
+    // Built from JSON so that it reads the same whether the model's `tags`
+    // is a map or an optional map (the SDK is moving to the latter).
+    let mut body = serde_json::Map::new();
+    if let Some(linked_id) = args.linked_id {
+        body.insert("linked_id".into(), Value::String(linked_id));
+    }
+    if !args.tags.is_empty() {
+        let tags = args
+            .tags
+            .into_iter()
+            .map(|(key, value)| (key, Value::String(value)))
+            .collect();
+        body.insert("tags".into(), Value::Object(tags));
+    }
+    if let Some(suspect) = args.suspect {
+        body.insert("suspect".into(), Value::Bool(suspect));
+    }
+    let body: types::EventUpdate = serde_json::from_value(Value::Object(body))
+        .map_err(|e| Failure::usage(format!("update: {e}")))?;
+    conn.client
+        .update_event()
+        .event_id(args.event_id.as_str())
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| conn.failure(&format!("update event {}", args.event_id), &e))?;
+    eprintln!("updated event {}", args.event_id);
+    Ok(())
+}
+
+/// Asks on the terminal unless `--yes`; without a terminal, refuses.
+fn confirm_delete(args: &DeleteArgs) -> Result<()> {
+    if args.yes {
+        return Ok(());
+    }
+    let refuse = |why: &str| {
+        Failure::usage(format!("not deleting visitor {}: {why}", args.visitor_id))
+            .with_hint("pass --yes to delete without asking")
+    };
+    let stdin = io::stdin();
+    if !stdin.is_terminal() {
+        return Err(refuse("no terminal to confirm on"));
+    }
+    eprint!(
+        "Delete all data of visitor {}? This cannot be undone. [y/N] ",
+        args.visitor_id
+    );
+    let _ = io::stderr().flush();
+    let mut answer = String::new();
+    match stdin.lock().read_line(&mut answer) {
+        Ok(0) | Err(_) => Err(refuse("no answer")),
+        Ok(_) if matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") => Ok(()),
+        Ok(_) => Err(refuse("not confirmed")),
+    }
+}
+
+async fn delete(conn: &Connection, args: DeleteArgs) -> Result<()> {
+    conn.client
+        .delete_visitor_data()
+        .visitor_id(args.visitor_id.as_str())
+        .send()
+        .await
+        .map_err(|e| conn.failure(&format!("delete visitor {}", args.visitor_id), &e))?;
+    eprintln!("deleted the data of visitor {}", args.visitor_id);
+    Ok(())
+}

@@ -1,0 +1,342 @@
+//! Writing events: indented JSON arrays, JSON lines and CSV, optionally
+//! reduced to chosen fields, streamed one event at a time.
+
+use std::io::{self, Write};
+
+use fingerprint_server_sdk::types;
+use serde_json::{Map, Value};
+
+use crate::args::Format;
+use crate::failure::{Failure, Result};
+
+/// The columns of `--format csv` when `--fields` is not given.
+pub const DEFAULT_CSV_FIELDS: &[&str] = &[
+    "event_id",
+    "timestamp",
+    "identification.visitor_id",
+    "identification.confidence.score",
+    "linked_id",
+    "ip_address",
+    "bot",
+    "suspect",
+    "url",
+];
+
+/// A dotted path into an event: `ip_info.v4.geolocation.city_name`. A
+/// numeric segment also indexes an array.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FieldPath {
+    text: String,
+    parts: Vec<String>,
+}
+
+impl FieldPath {
+    pub fn parse(text: &str) -> Result<Self> {
+        let text = text.trim();
+        let parts: Vec<String> = text.split('.').map(str::to_owned).collect();
+        if text.is_empty() || parts.iter().any(|p| p.is_empty()) {
+            return Err(Failure::usage(format!(
+                "--fields: {text:?} is not a field path (names separated by dots, e.g. identification.visitor_id)"
+            )));
+        }
+        Ok(Self {
+            text: text.to_owned(),
+            parts,
+        })
+    }
+
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The value at this path, if there is one.
+    pub fn get<'v>(&self, value: &'v Value) -> Option<&'v Value> {
+        self.parts.iter().try_fold(value, |at, part| match at {
+            Value::Object(map) => map.get(part),
+            Value::Array(items) => part.parse::<usize>().ok().and_then(|i| items.get(i)),
+            _ => None,
+        })
+    }
+
+    /// Puts `value` into `into` at this path, creating objects on the way.
+    fn insert(&self, into: &mut Map<String, Value>, value: Value) {
+        let Some((last, parents)) = self.parts.split_last() else {
+            return;
+        };
+        let mut at = into;
+        for part in parents {
+            let entry = at
+                .entry(part.clone())
+                .or_insert_with(|| Value::Object(Map::new()));
+            if !entry.is_object() {
+                *entry = Value::Object(Map::new());
+            }
+            match entry {
+                Value::Object(map) => at = map,
+                _ => return,
+            }
+        }
+        at.insert(last.clone(), value);
+    }
+}
+
+/// Parses `--fields` (already split at commas); empty means "everything".
+pub fn parse_fields(list: &[String]) -> Result<Vec<FieldPath>> {
+    list.iter().map(|f| FieldPath::parse(f)).collect()
+}
+
+/// Keeps only `fields` of `event`, in their nested places; missing ones are
+/// left out.
+pub fn pick(event: &Value, fields: &[FieldPath]) -> Value {
+    let mut out = Map::new();
+    for field in fields {
+        if let Some(value) = field.get(event) {
+            field.insert(&mut out, value.clone());
+        }
+    }
+    Value::Object(out)
+}
+
+/// One CSV cell: strings as they are, numbers and booleans as JSON writes
+/// them, nothing for null or missing, compact JSON for objects and arrays.
+pub fn cell(value: Option<&Value>) -> String {
+    match value {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    }
+}
+
+/// Quotes a CSV field when it holds a comma, a quote or a line break
+/// (RFC 4180), doubling inner quotes.
+pub fn csv_quote(field: &str) -> std::borrow::Cow<'_, str> {
+    if field.contains([',', '"', '\n', '\r']) {
+        std::borrow::Cow::Owned(format!("\"{}\"", field.replace('"', "\"\"")))
+    } else {
+        std::borrow::Cow::Borrowed(field)
+    }
+}
+
+fn write_csv_row<W: Write>(out: &mut W, cells: impl Iterator<Item = String>) -> io::Result<()> {
+    let mut first = true;
+    for cell in cells {
+        if !first {
+            out.write_all(b",")?;
+        }
+        first = false;
+        out.write_all(csv_quote(&cell).as_bytes())?;
+    }
+    out.write_all(b"\n")
+}
+
+/// Writes events one at a time in the chosen format.
+pub struct EventWriter<W: Write> {
+    out: W,
+    format: Format,
+    fields: Vec<FieldPath>,
+    written: u64,
+}
+
+impl<W: Write> EventWriter<W> {
+    /// `fields` empty: whole events (for CSV, [`DEFAULT_CSV_FIELDS`]).
+    pub fn new(out: W, format: Format, mut fields: Vec<FieldPath>) -> Self {
+        if format == Format::Csv && fields.is_empty() {
+            fields = DEFAULT_CSV_FIELDS
+                .iter()
+                .filter_map(|f| FieldPath::parse(f).ok())
+                .collect();
+        }
+        Self {
+            out,
+            format,
+            fields,
+            written: 0,
+        }
+    }
+
+    /// What comes before the first event: the CSV header.
+    pub fn begin(&mut self) -> io::Result<()> {
+        if self.format == Format::Csv {
+            write_csv_row(
+                &mut self.out,
+                self.fields.iter().map(|f| f.text().to_owned()),
+            )?;
+        }
+        Ok(())
+    }
+
+    pub fn event(&mut self, event: &types::Event) -> io::Result<()> {
+        match self.format {
+            Format::Jsonl => {
+                if self.fields.is_empty() {
+                    serde_json::to_writer(&mut self.out, event)?;
+                } else {
+                    serde_json::to_writer(&mut self.out, &pick(&to_value(event)?, &self.fields))?;
+                }
+                self.out.write_all(b"\n")?;
+            }
+            Format::Json => {
+                let text = if self.fields.is_empty() {
+                    serde_json::to_string_pretty(event)?
+                } else {
+                    serde_json::to_string_pretty(&pick(&to_value(event)?, &self.fields))?
+                };
+                self.out
+                    .write_all(if self.written == 0 { b"[\n" } else { b",\n" })?;
+                // Indent the event one level inside the array. Line breaks
+                // only occur between tokens: JSON strings escape them.
+                self.out.write_all(b"  ")?;
+                self.out.write_all(text.replace('\n', "\n  ").as_bytes())?;
+            }
+            Format::Csv => {
+                let value = to_value(event)?;
+                write_csv_row(
+                    &mut self.out,
+                    self.fields.iter().map(|f| cell(f.get(&value))),
+                )?;
+            }
+        }
+        self.written += 1;
+        Ok(())
+    }
+
+    /// What comes after the last event: the end of the JSON array.
+    pub fn finish(&mut self) -> io::Result<()> {
+        if self.format == Format::Json {
+            self.out
+                .write_all(if self.written == 0 { b"[]\n" } else { b"\n]\n" })?;
+        }
+        self.out.flush()
+    }
+
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.out
+    }
+}
+
+fn to_value(event: &types::Event) -> io::Result<Value> {
+    serde_json::to_value(event).map_err(io::Error::other)
+}
+
+/// Writes one value as indented (or compact) JSON and a line break.
+pub fn print_json<T: serde::Serialize>(value: &T, compact: bool) -> Result<()> {
+    let mut out = io::stdout().lock();
+    let written = if compact {
+        serde_json::to_writer(&mut out, value)
+    } else {
+        serde_json::to_writer_pretty(&mut out, value)
+    };
+    written
+        .map_err(io::Error::from)
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush())
+        .map_err(|e| Failure::io("stdout", &e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn event() -> types::Event {
+        serde_json::from_value(json!({
+            "event_id": "1.a",
+            "timestamp": 1,
+            "url": "https://shop.example/a,b",
+            "identification": {"visitor_id": "v1", "visitor_found": true,
+                               "confidence": {"score": 0.95}},
+            "tags": {"note": "said \"hi\"\nbye"}
+        }))
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn fields(list: &[&str]) -> Vec<FieldPath> {
+        list.iter()
+            .map(|f| FieldPath::parse(f).unwrap_or_else(|e| panic!("{e}")))
+            .collect()
+    }
+
+    fn render(format: Format, list: &[&str], events: usize) -> String {
+        let mut writer = EventWriter::new(Vec::new(), format, fields(list));
+        let one = event();
+        let run = (|| {
+            writer.begin()?;
+            for _ in 0..events {
+                writer.event(&one)?;
+            }
+            writer.finish()
+        })();
+        assert!(run.is_ok());
+        String::from_utf8(writer.out).unwrap_or_default()
+    }
+
+    #[test]
+    fn csv_quotes_what_needs_quoting() {
+        assert_eq!(csv_quote("plain"), "plain");
+        assert_eq!(csv_quote("a,b"), "\"a,b\"");
+        assert_eq!(csv_quote("say \"x\""), "\"say \"\"x\"\"\"");
+        assert_eq!(csv_quote("two\nlines"), "\"two\nlines\"");
+    }
+
+    #[test]
+    fn csv_with_nested_fields() {
+        let text = render(
+            Format::Csv,
+            &[
+                "event_id",
+                "identification.confidence.score",
+                "url",
+                "tags.note",
+                "missing.x",
+                "identification",
+            ],
+            2,
+        );
+        let mut lines = text.lines();
+        assert_eq!(
+            lines.next(),
+            Some("event_id,identification.confidence.score,url,tags.note,missing.x,identification")
+        );
+        assert!(text.starts_with("event_id,"));
+        assert!(
+            text.contains("1.a,0.95,\"https://shop.example/a,b\",\"said \"\"hi\"\"\nbye\",,\"{"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn json_array_is_valid_and_streamed() {
+        for n in [0, 1, 3] {
+            let text = render(Format::Json, &[], n);
+            let parsed: Value = serde_json::from_str(&text).unwrap_or_default();
+            assert_eq!(parsed.as_array().map(Vec::len), Some(n), "{text}");
+        }
+    }
+
+    #[test]
+    fn picked_fields_keep_their_nesting() {
+        let text = render(Format::Jsonl, &["event_id", "identification.visitor_id"], 1);
+        assert_eq!(
+            text,
+            "{\"event_id\":\"1.a\",\"identification\":{\"visitor_id\":\"v1\"}}\n"
+        );
+    }
+
+    #[test]
+    fn bad_paths_are_refused() {
+        for bad in ["", "a..b", ".a", "a."] {
+            assert!(FieldPath::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn paths_index_arrays() {
+        let value = json!({"a": [{"b": 1}, {"b": 2}]});
+        assert_eq!(fields(&["a.1.b"])[0].get(&value), Some(&json!(2)));
+        assert_eq!(fields(&["a.x"])[0].get(&value), None);
+    }
+}

@@ -1,0 +1,1205 @@
+//! Every command of the `fingerprint` binary, run as a child process against
+//! the SDK's fake API (started here, in the test process) or `--demo`,
+//! checking stdout, stderr and the exit code.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use fingerprint_server_sdk::mock::{self, FakeApi, Fault};
+use fingerprint_server_sdk::sealed::{self, DecryptionKey};
+use fingerprint_server_sdk::webhook;
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_fingerprint");
+
+/// A key that appears nowhere unless something prints it.
+const SECRET_KEY: &str = "sk_test_cli_Wq3nP8zK5vT1";
+
+/// The binary with none of the user's Fingerprint settings.
+fn command() -> Command {
+    let mut command = Command::new(BIN);
+    for var in [
+        "FINGERPRINT_SECRET_API_KEY",
+        "FINGERPRINT_REGION",
+        "FINGERPRINT_EXPORT_STOP_AFTER_PAGES",
+    ] {
+        command.env_remove(var);
+    }
+    command.stdin(Stdio::null());
+    command
+}
+
+#[derive(Debug)]
+struct Output {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn finish(output: std::process::Output) -> Output {
+    Output {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+fn run(args: &[&str]) -> Output {
+    run_in(command(), args)
+}
+
+fn run_in(mut command: Command, args: &[&str]) -> Output {
+    finish(
+        command
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {BIN}: {e}")),
+    )
+}
+
+fn run_with_stdin(args: &[&str], input: &[u8]) -> Output {
+    let mut child = command()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {BIN}: {e}"));
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(input).unwrap_or_else(|e| panic!("{e}"));
+    }
+    finish(child.wait_with_output().unwrap_or_else(|e| panic!("{e}")))
+}
+
+fn json(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+fn lines(text: &str) -> Vec<&str> {
+    text.lines().filter(|l| !l.is_empty()).collect()
+}
+
+/// The fake API on its own runtime, for the child processes to call.
+struct Api {
+    fake: FakeApi,
+    url: String,
+    /// The timestamp of `evt-00000` (see [`Api::with_events`]).
+    newest_ms: i64,
+    // Dropped after the fake.
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl Api {
+    fn start() -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+        let fake = runtime
+            .block_on(FakeApi::start_on(addr, SECRET_KEY))
+            .unwrap_or_else(|e| panic!("{e}"));
+        Self {
+            url: fake.url(),
+            newest_ms: mock::now_ms() - 60_000,
+            fake,
+            _runtime: runtime,
+        }
+    }
+
+    /// `count` events `evt-00000`, `evt-00001`, ... one second apart, newest
+    /// first (the newest a minute old), over `visitors` visitors.
+    fn with_events(count: usize, visitors: usize) -> Self {
+        let api = Self::start();
+        for i in 0..count {
+            api.insert(event(
+                i,
+                api.newest_ms - (i as i64) * 1000,
+                &format!("vis{}", i % visitors),
+            ));
+        }
+        api
+    }
+
+    fn insert(&self, event: Value) {
+        self.fake
+            .insert_json(event)
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let mut all = vec!["--base-url", &self.url, "--api-key", SECRET_KEY];
+        all.extend_from_slice(args);
+        run(&all)
+    }
+}
+
+fn event(i: usize, ts: i64, visitor: &str) -> Value {
+    json!({
+        "event_id": format!("evt-{i:05}"),
+        "timestamp": ts,
+        "url": format!("https://shop.example/p/{i}"),
+        "ip_address": format!("192.0.2.{}", i % 250 + 1),
+        "identification": {
+            "visitor_id": visitor,
+            "visitor_found": true,
+            "confidence": {"score": 0.5}
+        },
+        "bot": if i % 10 == 3 { "bad" } else { "not_detected" },
+        "suspect": i.is_multiple_of(7)
+    })
+}
+
+fn ids(text: &str) -> Vec<String> {
+    lines(text)
+        .iter()
+        .map(|l| json(l)["event_id"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+fn expected_ids(range: std::ops::Range<usize>) -> Vec<String> {
+    range.map(|i| format!("evt-{i:05}")).collect()
+}
+
+/// A fresh directory under cargo's temporary directory for tests.
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("cli-tests")
+        .join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    dir
+}
+
+fn path_str(path: &Path) -> &str {
+    path.to_str()
+        .unwrap_or_else(|| panic!("non-UTF-8 path {path:?}"))
+}
+
+fn assert_one_error_line(out: &Output) {
+    let errors = lines(&out.stderr);
+    assert_eq!(errors.len(), 1, "{out:?}");
+    assert!(errors[0].starts_with("error: "), "{out:?}");
+}
+
+// ---------------------------------------------------------------- help
+
+#[test]
+fn help_says_what_each_command_does_in_one_line() {
+    let out = run(&["--help"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    for (name, about) in [
+        (
+            "events",
+            "Get, search, export and update identification events",
+        ),
+        ("visitors", "Delete a visitor's data"),
+        ("webhook", "Verify or sign webhook bodies"),
+        ("unseal", "Decrypt a sealed client result"),
+        ("mock", "Run the fake Server API as a local server"),
+    ] {
+        assert!(
+            out.stdout
+                .lines()
+                .any(|l| l.trim_start().starts_with(name) && l.contains(about)),
+            "{name}: {}",
+            out.stdout
+        );
+    }
+    assert!(
+        out.stdout
+            .contains("Exit codes: 0 ok, 1 invalid or not found, 2 usage")
+    );
+
+    for (command, first_line) in [
+        (&["events", "get"][..], "Print one event as JSON"),
+        (
+            &["events", "search"],
+            "Search events with the API's filters",
+        ),
+        (
+            &["events", "export"],
+            "Export every matching event to a JSON lines file",
+        ),
+        (
+            &["events", "update"],
+            "Set an event's linked id, tags or suspect flag",
+        ),
+        (
+            &["visitors", "delete"],
+            "Delete everything stored about a visitor",
+        ),
+        (
+            &["webhook", "verify"],
+            "Check a webhook body against its signature header",
+        ),
+        (
+            &["webhook", "sign"],
+            "Print the signature header Fingerprint would send",
+        ),
+        (&["unseal"], "Decrypt a sealed client result"),
+        (
+            &["mock", "serve"],
+            "Serve the fake API on 127.0.0.1 until Ctrl-C",
+        ),
+    ] {
+        let mut args = command.to_vec();
+        args.push("--help");
+        let out = run(&args);
+        assert_eq!(out.code, 0, "{out:?}");
+        let first = out.stdout.lines().next().unwrap_or_default();
+        assert!(first.starts_with(first_line), "{command:?}: {first}");
+        assert!(out.stderr.is_empty());
+    }
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    for args in [
+        &["events", "search", "--nope"][..],
+        &["events", "search", "--limit", "0"],
+        &["events", "search", "--start", "yesterday"],
+        &["events", "search", "--start", "1717243200"],
+        &["events", "search", "--region", "mars"],
+        &["events", "get"],
+        &["events", "update", "x", "--tag", "novalue"],
+        &["--timeout", "5y", "events", "get", "x"],
+        &["unseal"],
+    ] {
+        let out = run(args);
+        assert_eq!(out.code, 2, "{args:?}: {out:?}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+    // Refused before anything is sent: no key.
+    let out = run(&["events", "get", "x"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("no secret API key"), "{out:?}");
+    assert!(out.stderr.contains("--demo"), "{out:?}");
+    assert_one_error_line(&out);
+    // Seconds where milliseconds are expected get a pointed message.
+    let out = run(&["--demo", "events", "search", "--start", "1717243200"]);
+    assert!(out.stderr.contains("Unix seconds"), "{out:?}");
+}
+
+// ---------------------------------------------------------------- --demo
+
+#[test]
+fn demo_works_without_key_or_network() {
+    let out = run(&[
+        "--demo", "events", "search", "--limit", "5", "--format", "jsonl",
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let found = ids(&out.stdout);
+    assert_eq!(found.len(), 5);
+    assert!(out.stderr.contains("--pagination-key"), "{out:?}");
+
+    // The demo's ids hold from one run to the next, so an id found by one
+    // command can be used by the next.
+    let out = run(&["--demo", "events", "get", &found[2]]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(json(&out.stdout)["event_id"], found[2].as_str());
+
+    let out = run(&["--demo", "events", "search", "--all", "--format", "jsonl"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(lines(&out.stdout).len(), 300);
+
+    let out = run(&["--demo", "events", "update", &found[0], "--suspect", "true"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let out = run(&["--demo", "visitors", "delete", "demoVisitor03", "--yes"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("deleted the data of visitor demoVisitor03")
+    );
+}
+
+// ---------------------------------------------------------------- events get
+
+#[test]
+fn get_prints_the_event() {
+    let api = Api::with_events(3, 2);
+    let out = api.run(&["events", "get", "evt-00001"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stdout.lines().count() > 5, "indented: {}", out.stdout);
+    let event = json(&out.stdout);
+    assert_eq!(event["event_id"], "evt-00001");
+    assert_eq!(event["identification"]["visitor_id"], "vis1");
+    assert!(out.stderr.is_empty(), "{out:?}");
+
+    let out = api.run(&[
+        "events",
+        "get",
+        "evt-00002",
+        "--compact",
+        "--ruleset",
+        "rs_1",
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.stdout.lines().count(), 1);
+    assert_eq!(json(&out.stdout)["event_id"], "evt-00002");
+}
+
+#[test]
+fn get_of_a_missing_event_exits_1_with_a_hint() {
+    let api = Api::with_events(1, 1);
+    let out = api.run(&["events", "get", "evt-missing"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(out.stdout.is_empty());
+    assert_one_error_line(&out);
+    assert!(out.stderr.contains("HTTP 404"), "{out:?}");
+    assert!(
+        out.stderr.contains("event_not_found: event id not found"),
+        "{out:?}"
+    );
+    assert!(
+        out.stderr.contains("hint: no event with this id"),
+        "{out:?}"
+    );
+}
+
+// ---------------------------------------------------------------- events search
+
+#[test]
+fn search_follows_pages_and_jsonl_has_one_line_per_event() {
+    let api = Api::with_events(250, 5);
+    let out = api.run(&[
+        "events", "search", "--all", "--limit", "30", "--format", "jsonl",
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(lines(&out.stdout).len(), 250);
+    assert_eq!(ids(&out.stdout), expected_ids(0..250));
+    assert!(out.stderr.is_empty(), "{out:?}");
+
+    // --max stops inside a page; --reverse gives the oldest first.
+    let out = api.run(&[
+        "events",
+        "search",
+        "--max",
+        "45",
+        "--limit",
+        "20",
+        "--reverse",
+        "--format",
+        "jsonl",
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let mut oldest: Vec<String> = expected_ids(205..250);
+    oldest.reverse();
+    assert_eq!(ids(&out.stdout), oldest);
+    assert!(out.stderr.contains("raise --max"), "{out:?}");
+
+    // One page by default, with the key of the next on stderr.
+    let out = api.run(&["events", "search", "--limit", "10", "--format", "jsonl"]);
+    assert_eq!(ids(&out.stdout), expected_ids(0..10));
+    let key = out
+        .stderr
+        .split("--pagination-key ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("{out:?}"))
+        .to_owned();
+    let out = api.run(&[
+        "events",
+        "search",
+        "--limit",
+        "10",
+        "--format",
+        "jsonl",
+        "--pagination-key",
+        &key,
+    ]);
+    assert_eq!(ids(&out.stdout), expected_ids(10..20));
+}
+
+#[test]
+fn search_filters_reach_the_api() {
+    let api = Api::with_events(100, 4);
+    let search = |extra: &[&str]| {
+        let mut args = vec!["events", "search", "--all", "--format", "jsonl"];
+        args.extend_from_slice(extra);
+        let out = api.run(&args);
+        assert_eq!(out.code, 0, "{extra:?}: {out:?}");
+        lines(&out.stdout)
+            .iter()
+            .map(|l| json(l))
+            .collect::<Vec<_>>()
+    };
+    let by_visitor = search(&["--visitor-id", "vis2"]);
+    assert_eq!(by_visitor.len(), 25);
+    assert!(
+        by_visitor
+            .iter()
+            .all(|e| e["identification"]["visitor_id"] == "vis2")
+    );
+
+    let suspect = search(&["--suspect"]);
+    assert_eq!(
+        suspect.len(),
+        (0..100usize).filter(|i| i.is_multiple_of(7)).count()
+    );
+    let not_suspect = search(&["--suspect", "false"]);
+    assert_eq!(suspect.len() + not_suspect.len(), 100);
+
+    let bad = search(&["--bot", "bad"]);
+    assert_eq!(bad.len(), 10);
+    assert!(bad.iter().all(|e| e["bot"] == "bad"));
+
+    // Events are one second apart: how many are at or after `from`.
+    let since = |from: i64| {
+        (0..100i64)
+            .filter(|i| api.newest_ms - i * 1000 >= from)
+            .count()
+    };
+    let before = mock::now_ms();
+    let recent = search(&["--start", "90s"]);
+    let after = mock::now_ms();
+    assert!(
+        (since(after - 90_000)..=since(before - 90_000)).contains(&recent.len()),
+        "{}",
+        recent.len()
+    );
+    // An absolute window, in Unix ms and RFC 3339: from 2.5 s before
+    // evt-00000 to 2.5 s after it: evt-00000, evt-00001, evt-00002.
+    let start = (api.newest_ms - 2_500).to_string();
+    let end = chrono::DateTime::from_timestamp_millis(api.newest_ms + 2_500)
+        .unwrap_or_default()
+        .to_rfc3339();
+    let window = search(&["--start", &start, "--end", &end]);
+    assert_eq!(window.len(), 3);
+    assert_eq!(window[2]["event_id"], "evt-00002");
+
+    // Filters the fake does not implement are still accepted and sent.
+    let many = search(&[
+        "--vpn",
+        "--proxy",
+        "false",
+        "--bot-info-category",
+        "ai_crawler",
+        "--bot-info-category",
+        "scraping",
+        "--environment",
+        "env_1",
+        "--min-suspect-score",
+        "0.5",
+        "--source",
+        "edge",
+        "--rare-device-percentile-bucket",
+        "p99.9+",
+        "--sdk-platform",
+        "js",
+        "--ip-address",
+        "192.0.2.0/24",
+    ]);
+    assert_eq!(many.len(), 100);
+    let out = api.run(&["events", "search", "--source", "browser"]);
+    assert_eq!(out.code, 2, "{out:?}");
+}
+
+#[test]
+fn search_as_json_array_and_csv_with_nested_fields() {
+    let api = Api::with_events(12, 3);
+    api.insert(json!({
+        "event_id": "evt-quoted",
+        "timestamp": mock::now_ms() - 30_000,
+        "url": "https://shop.example/?q=a,b",
+        "tags": {"note": "said \"hi\"\nthen left"},
+        "identification": {"visitor_id": "vis-q", "visitor_found": false, "confidence": {"score": 1}}
+    }));
+
+    let out = api.run(&["events", "search", "--all", "--limit", "5"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let array = json(&out.stdout);
+    assert_eq!(array.as_array().map(Vec::len), Some(13));
+
+    let out = api.run(&[
+        "events", "search", "--all", "--limit", "5", "--format", "csv",
+        "--fields", "event_id,identification.visitor_id,identification.confidence.score,url,tags.note,ip_info.v4.address",
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let mut rows = out.stdout.split_inclusive('\n');
+    assert_eq!(
+        rows.next(),
+        Some(
+            "event_id,identification.visitor_id,identification.confidence.score,url,tags.note,ip_info.v4.address\n"
+        )
+    );
+    assert_eq!(
+        rows.next(),
+        Some("evt-quoted,vis-q,1.0,\"https://shop.example/?q=a,b\",\"said \"\"hi\"\"\n")
+    );
+    assert_eq!(rows.next(), Some("then left\",\n"));
+    assert_eq!(
+        rows.next(),
+        Some("evt-00000,vis0,0.5,https://shop.example/p/0,,\n")
+    );
+    assert_eq!(rows.count(), 11);
+
+    // Default CSV columns.
+    let out = api.run(&["events", "search", "--limit", "2", "--format", "csv"]);
+    assert!(
+        out.stdout
+            .starts_with("event_id,timestamp,identification.visitor_id,"),
+        "{out:?}"
+    );
+    assert_eq!(out.stdout.lines().count(), 3);
+
+    // Fields in JSON keep their nesting.
+    let out = api.run(&[
+        "events",
+        "search",
+        "--limit",
+        "1",
+        "--format",
+        "jsonl",
+        "--fields",
+        "event_id,identification.visitor_id",
+    ]);
+    assert_eq!(
+        json(&out.stdout),
+        json!({"event_id": "evt-quoted", "identification": {"visitor_id": "vis-q"}})
+    );
+}
+
+#[test]
+fn search_output_closed_early_ends_quietly() {
+    let api = Api::with_events(400, 4);
+    let mut child = command()
+        .args(["--base-url", &api.url, "--api-key", SECRET_KEY])
+        .args(["events", "search", "--all", "--format", "json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut stdout = BufReader::new(child.stdout.take().unwrap_or_else(|| panic!("no stdout")));
+    let mut first = String::new();
+    stdout
+        .read_line(&mut first)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(first, "[\n");
+    drop(stdout);
+    let out = finish(child.wait_with_output().unwrap_or_else(|e| panic!("{e}")));
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stderr.is_empty(), "{out:?}");
+}
+
+// ---------------------------------------------------------------- events export
+
+#[test]
+fn export_killed_after_page_20_resumes_with_every_event_once_in_order() {
+    let api = Api::with_events(5000, 50);
+    let dir = scratch("export-resume");
+    let file = dir.join("events.jsonl");
+    let checkpoint = dir.join("events.jsonl.checkpoint");
+    let args = [
+        "--base-url",
+        &api.url,
+        "--api-key",
+        SECRET_KEY,
+        "events",
+        "export",
+        "--out",
+        path_str(&file),
+    ];
+
+    let mut crashing = command();
+    crashing.env("FINGERPRINT_EXPORT_STOP_AFTER_PAGES", "20");
+    let out = run_in(crashing, &args);
+    assert_eq!(out.code, 137, "{out:?}");
+    // Page 21 reached the file, but its checkpoint was never written.
+    let partial = std::fs::read_to_string(&file).unwrap_or_default();
+    assert_eq!(lines(&partial).len(), 2100);
+    let saved = json(&std::fs::read_to_string(&checkpoint).unwrap_or_default());
+    assert_eq!(saved["events"], 2000);
+    assert_eq!(saved["pages"], 20);
+
+    // Without --resume the interrupted export is not overwritten.
+    let out = run(&args);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("--resume"), "{out:?}");
+    // Resuming with other filters is refused.
+    let mut other = args.to_vec();
+    other.extend(["--resume", "--visitor-id", "vis1"]);
+    let out = run(&other);
+    assert_eq!(out.code, 2, "{out:?}");
+
+    let mut resume = args.to_vec();
+    resume.push("--resume");
+    let out = run(&resume);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stderr.contains("resuming"), "{out:?}");
+    assert!(out.stderr.contains("exported 5000 events"), "{out:?}");
+    assert!(out.stdout.is_empty());
+
+    let text = std::fs::read_to_string(&file).unwrap_or_default();
+    assert_eq!(ids(&text), expected_ids(0..5000));
+    assert!(!checkpoint.exists(), "the checkpoint is removed at the end");
+    // Whole events, exactly as the API serves them.
+    let first = json(lines(&text)[0]);
+    assert_eq!(first["identification"]["visitor_id"], "vis0");
+}
+
+#[test]
+fn export_refuses_to_clobber_and_supports_max_and_fields() {
+    let api = Api::with_events(120, 3);
+    let dir = scratch("export-small");
+    let file = dir.join("out.jsonl");
+    std::fs::write(&file, "keep me\n").unwrap_or_else(|e| panic!("{e}"));
+    let base = [
+        "--base-url",
+        &api.url,
+        "--api-key",
+        SECRET_KEY,
+        "events",
+        "export",
+        "--out",
+        path_str(&file),
+    ];
+
+    let out = run(&base);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("already exists"), "{out:?}");
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap_or_default(),
+        "keep me\n"
+    );
+
+    let out = run(&[&base[..], &["--resume"]].concat());
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("nothing to resume"), "{out:?}");
+
+    let out = run(&[
+        &base[..],
+        &[
+            "--force",
+            "--max",
+            "55",
+            "--limit",
+            "20",
+            "--fields",
+            "event_id,identification.visitor_id",
+            "--visitor-id",
+            "vis1",
+        ],
+    ]
+    .concat());
+    assert_eq!(out.code, 0, "{out:?}");
+    let text = std::fs::read_to_string(&file).unwrap_or_default();
+    let rows = lines(&text);
+    assert_eq!(rows.len(), 40, "vis1 has 40 events");
+    assert_eq!(
+        json(rows[0]),
+        json!({"event_id": "evt-00001", "identification": {"visitor_id": "vis1"}})
+    );
+
+    let out = run(&[&base[..], &["--force", "--max", "55", "--quiet"]].concat());
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stderr.is_empty(), "{out:?}");
+    assert_eq!(
+        ids(&std::fs::read_to_string(&file).unwrap_or_default()),
+        expected_ids(0..55)
+    );
+}
+
+// ---------------------------------------------------------------- events update
+
+#[test]
+fn update_sets_linked_id_tags_and_suspect() {
+    let api = Api::with_events(2, 1);
+    let out = api.run(&[
+        "events",
+        "update",
+        "evt-00001",
+        "--linked-id",
+        "order-9",
+        "--tag",
+        "team=fraud",
+        "--tag",
+        "note=a=b",
+        "--suspect",
+        "true",
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stderr.contains("updated event evt-00001"), "{out:?}");
+    let stored = serde_json::to_value(api.fake.event("evt-00001")).unwrap_or_default();
+    assert_eq!(stored["linked_id"], "order-9");
+    assert_eq!(stored["tags"], json!({"team": "fraud", "note": "a=b"}));
+    assert_eq!(stored["suspect"], true);
+
+    let out = api.run(&["events", "update", "evt-00001", "--suspect", "false"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let stored = serde_json::to_value(api.fake.event("evt-00001")).unwrap_or_default();
+    assert_eq!(stored["suspect"], false);
+
+    let out = api.run(&["events", "update", "evt-00001"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    let out = api.run(&["events", "update", "evt-nope", "--suspect", "true"]);
+    assert_eq!(out.code, 1, "{out:?}");
+}
+
+// ---------------------------------------------------------------- visitors delete
+
+#[test]
+fn delete_asks_unless_yes_and_refuses_without_a_terminal() {
+    let api = Api::with_events(10, 2);
+    // stdin is not a terminal (closed): refused, nothing deleted.
+    let out = api.run(&["visitors", "delete", "vis0"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("--yes"), "{out:?}");
+    assert_eq!(api.fake.len(), 10);
+    assert_eq!(api.fake.requests(), 0, "nothing was sent");
+    // A piped "y" is not a terminal either.
+    let out = run_with_stdin(
+        &[
+            "--base-url",
+            &api.url,
+            "--api-key",
+            SECRET_KEY,
+            "visitors",
+            "delete",
+            "vis0",
+        ],
+        b"y\n",
+    );
+    assert_eq!(out.code, 2, "{out:?}");
+    assert_eq!(api.fake.len(), 10);
+
+    let out = api.run(&["visitors", "delete", "vis0", "--yes"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(api.fake.len(), 5);
+    let out = api.run(&["visitors", "delete", "vis0", "-y"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(out.stderr.contains("visitor_not_found"), "{out:?}");
+}
+
+// ---------------------------------------------------------------- webhook
+
+#[test]
+fn webhook_sign_and_verify() {
+    let dir = scratch("webhook");
+    let body = br#"{"event_id":"1.a","timestamp":1}"#;
+    let file = dir.join("body.json");
+    std::fs::write(&file, body).unwrap_or_else(|e| panic!("{e}"));
+    let header = webhook::sign(body, b"whsec_1");
+
+    let mut signing = command();
+    signing.env("HOOK_SECRET", "whsec_1");
+    let out = run_in(
+        signing,
+        &[
+            "webhook",
+            "sign",
+            "--secret-env",
+            "HOOK_SECRET",
+            path_str(&file),
+        ],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.stdout.trim(), header);
+
+    let verify = |secret: &str, signature: &str, input: &str| {
+        let mut c = command();
+        c.env("HOOK_SECRET", secret);
+        run_in(
+            c,
+            &[
+                "webhook",
+                "verify",
+                "--secret-env",
+                "HOOK_SECRET",
+                "--signature",
+                signature,
+                input,
+            ],
+        )
+    };
+    let out = verify("whsec_1", &header, path_str(&file));
+    assert_eq!((out.code, out.stdout.trim()), (0, "valid"), "{out:?}");
+    // Rotation: any v1 entry may match.
+    let rotating = format!("v1={},{header}", "0".repeat(64));
+    assert_eq!(verify("whsec_1", &rotating, path_str(&file)).code, 0);
+
+    let out = verify("whsec_2", &header, path_str(&file));
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(out.stderr.contains("does not match"), "{out:?}");
+    assert_one_error_line(&out);
+    let out = verify("whsec_1", "v1=xyz", path_str(&file));
+    assert_eq!(out.code, 1, "{out:?}");
+    let out = verify("whsec_1", &header, path_str(&dir.join("missing.json")));
+    assert_eq!(out.code, 2, "{out:?}");
+    let out = run(&[
+        "webhook",
+        "verify",
+        "--secret-env",
+        "HOOK_SECRET_UNSET",
+        "--signature",
+        &header,
+        path_str(&file),
+    ]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr.contains("HOOK_SECRET_UNSET is not set"),
+        "{out:?}"
+    );
+
+    // stdin, with `-` or by default; a changed byte fails.
+    let mut c = command();
+    c.env("HOOK_SECRET", "whsec_1");
+    let mut child = c
+        .args([
+            "webhook",
+            "verify",
+            "--secret-env",
+            "HOOK_SECRET",
+            "--signature",
+            &header,
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(&body[..body.len() - 1])
+            .unwrap_or_else(|e| panic!("{e}"));
+        stdin.write_all(b" }").unwrap_or_else(|e| panic!("{e}"));
+    }
+    let out = finish(child.wait_with_output().unwrap_or_else(|e| panic!("{e}")));
+    assert_eq!(out.code, 1, "{out:?}");
+}
+
+// ---------------------------------------------------------------- unseal
+
+#[test]
+fn unseal_opens_raw_and_base64_results_with_any_of_the_keys() {
+    let dir = scratch("unseal");
+    let key_text = "p2PA7MGy5tx56cnyJaFZMr96BCFwZeHjZV2EqMvTq53=";
+    let other_text = "a2PA7MGy5tx56cnyJaFZMr96BCFwZeHjZV2EqMvTq50=";
+    let key = DecryptionKey::from_base64(key_text).unwrap_or_else(|e| panic!("{e}"));
+    let event = br#"{"event_id":"1708102555327.NLOjmg","timestamp":1708102555327,"url":"https://x.example"}"#;
+    let sealed_bytes = sealed::seal(event, &key).unwrap_or_else(|e| panic!("{e}"));
+    let raw = dir.join("sealed.bin");
+    std::fs::write(&raw, &sealed_bytes).unwrap_or_else(|e| panic!("{e}"));
+
+    let out = run(&[
+        "unseal",
+        "--key",
+        other_text,
+        "--key",
+        key_text,
+        path_str(&raw),
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let opened = json(&out.stdout);
+    assert_eq!(opened["event_id"], "1708102555327.NLOjmg");
+    assert_eq!(opened["url"], "https://x.example");
+
+    let b64 = base64_encode(&sealed_bytes);
+    let out = run_with_stdin(
+        &["unseal", "--key", key_text, "--compact", "-"],
+        format!("{b64}\n").as_bytes(),
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.stdout.lines().count(), 1);
+
+    let out = run(&["unseal", "--key", other_text, path_str(&raw)]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(out.stderr.contains("cannot unseal"), "{out:?}");
+    assert_one_error_line(&out);
+    let out = run(&["unseal", "--key", "not base64!", path_str(&raw)]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        !out.stderr.contains("not base64!"),
+        "the key is not echoed: {out:?}"
+    );
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------- mock serve
+
+#[test]
+fn mock_serve_runs_until_interrupted() {
+    let dir = scratch("serve");
+    let seed = dir.join("seed.jsonl");
+    let now = mock::now_ms();
+    let mut text = String::new();
+    for i in 0..3 {
+        text.push_str(&event(i, now - 1000 * i as i64, "seeded").to_string());
+        text.push('\n');
+    }
+    std::fs::write(&seed, text).unwrap_or_else(|e| panic!("{e}"));
+
+    let mut child = command()
+        .args([
+            "mock",
+            "serve",
+            "--port",
+            "0",
+            "--seed",
+            path_str(&seed),
+            "--key",
+            "local-key",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut stdout = BufReader::new(child.stdout.take().unwrap_or_else(|| panic!("no stdout")));
+    let mut banner = String::new();
+    for _ in 0..2 {
+        stdout
+            .read_line(&mut banner)
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let url = banner
+        .lines()
+        .next()
+        .and_then(|l| l.split_whitespace().last())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        url.starts_with("http://127.0.0.1:") && url.ends_with("/v4"),
+        "{banner}"
+    );
+    assert!(banner.contains("secret API key: local-key"), "{banner}");
+
+    let out = run(&[
+        "--base-url",
+        &url,
+        "--api-key",
+        "local-key",
+        "events",
+        "search",
+        "--format",
+        "jsonl",
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(ids(&out.stdout), expected_ids(0..3));
+
+    let interrupted = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(interrupted.success());
+    let mut rest = String::new();
+    let _ = stdout.read_to_string(&mut rest);
+    let out = finish(child.wait_with_output().unwrap_or_else(|e| panic!("{e}")));
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stderr.contains("stopped (1 requests served)"),
+        "{out:?}"
+    );
+
+    let out = run(&[
+        "mock",
+        "serve",
+        "--seed",
+        path_str(&dir.join("missing.jsonl")),
+    ]);
+    assert_eq!(out.code, 2, "{out:?}");
+}
+
+// ---------------------------------------------------------------- errors
+
+#[test]
+fn a_wrong_key_is_refused_with_a_hint_and_never_printed() {
+    let api = Api::with_events(1, 1);
+    let wrong = "sk_live_wrong_Hx7Qm2Lp";
+    let out = run(&[
+        "--base-url",
+        &api.url,
+        "--api-key",
+        wrong,
+        "-v",
+        "events",
+        "search",
+    ]);
+    assert_eq!(out.code, 3, "{out:?}");
+    assert!(
+        out.stderr.contains("HTTP 403: secret_api_key_not_found"),
+        "{out:?}"
+    );
+    assert!(out.stderr.contains("environment"), "{out:?}");
+    assert!(
+        out.stderr.contains("fingerprint-server-sdk: sending"),
+        "-v traces: {out:?}"
+    );
+    assert!(!out.stderr.contains("Hx7Qm2Lp"), "key printed: {out:?}");
+    let error_lines: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("error:"))
+        .collect();
+    assert_eq!(error_lines.len(), 1, "{out:?}");
+
+    // The key from the environment is not shown by --help either.
+    let mut with_env = command();
+    with_env.env("FINGERPRINT_SECRET_API_KEY", SECRET_KEY);
+    let out = run_in(with_env, &["events", "search", "--help"]);
+    assert!(!out.stdout.contains(SECRET_KEY));
+
+    // Nor by a successful, traced call.
+    let mut with_env = command();
+    with_env.env("FINGERPRINT_SECRET_API_KEY", SECRET_KEY);
+    let out = run_in(
+        with_env,
+        &["--base-url", &api.url, "-v", "events", "get", "evt-00000"],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stderr.contains("fingerprint-server-sdk: response"),
+        "{out:?}"
+    );
+    assert!(!out.stderr.contains(SECRET_KEY) && !out.stdout.contains(SECRET_KEY));
+}
+
+#[test]
+fn server_errors_are_retried_then_exit_4() {
+    let api = Api::with_events(1, 1);
+    api.fake.fail_next(1, Fault::Status(503));
+    let out = api.run(&["-v", "events", "get", "evt-00000"]);
+    assert_eq!(out.code, 0, "retried: {out:?}");
+    assert!(
+        out.stderr.contains("fingerprint-server-sdk: retrying"),
+        "{out:?}"
+    );
+
+    api.fake.fail_next(2, Fault::Status(503));
+    let out = api.run(&["--retries", "1", "events", "get", "evt-00000"]);
+    assert_eq!(out.code, 4, "{out:?}");
+    assert!(out.stderr.contains("HTTP 503"), "{out:?}");
+    assert!(out.stderr.contains("gave up after 2 attempts"), "{out:?}");
+    assert_one_error_line(&out);
+
+    api.fake.fail_next(
+        1,
+        Fault::TooManyRequests {
+            retry_after: Some(1),
+        },
+    );
+    let out = api.run(&["--retries", "0", "events", "get", "evt-00000"]);
+    assert_eq!(out.code, 4, "{out:?}");
+    assert!(out.stderr.contains("too_many_requests"), "{out:?}");
+}
+
+/// A small HTTP server answering every connection with `response`, after
+/// holding it for `stall`; the request heads it got come out of the channel.
+fn raw_server(response: &'static str, stall: Duration) -> (String, mpsc::Receiver<String>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    let (heads, received) = mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(8) {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => request.extend_from_slice(&buf[..n]),
+                }
+            }
+            let _ = heads.send(String::from_utf8_lossy(&request).into_owned());
+            std::thread::sleep(stall);
+            let _ = stream.write_all(response.as_bytes());
+        }
+    });
+    (format!("http://{addr}/v4"), received)
+}
+
+#[test]
+fn wrong_region_names_the_regions_to_try() {
+    const BODY: &str = r#"{"error":{"code":"wrong_region","message":"wrong region"}}"#;
+    const RESPONSE: &str = "HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\ncontent-length: 58\r\nconnection: close\r\n\r\n{\"error\":{\"code\":\"wrong_region\",\"message\":\"wrong region\"}}";
+    assert_eq!(BODY.len(), 58);
+    let (url, heads) = raw_server(RESPONSE, Duration::ZERO);
+    let out = run(&[
+        "--base-url",
+        &url,
+        "--api-key",
+        SECRET_KEY,
+        "events",
+        "get",
+        "x",
+    ]);
+    assert_eq!(out.code, 3, "{out:?}");
+    assert!(out.stderr.contains("wrong_region: wrong region"), "{out:?}");
+    assert!(
+        out.stderr
+            .contains("try --region global or --region eu or --region ap without --base-url"),
+        "{out:?}"
+    );
+    assert_one_error_line(&out);
+
+    // What the command sent: compressed answers welcome, the CLI named.
+    let head = heads
+        .recv_timeout(Duration::from_secs(5))
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    assert!(head.starts_with("get /v4/events/x?"), "{head}");
+    assert!(head.contains("accept-encoding: gzip"), "{head}");
+    assert!(head.contains("fingerprint-cli/"), "{head}");
+}
+
+#[test]
+fn network_failures_and_timeouts_exit_4() {
+    // A port nothing listens on.
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let url = format!("http://{closed}/v4");
+    let out = run(&[
+        "--base-url",
+        &url,
+        "--api-key",
+        SECRET_KEY,
+        "--retries",
+        "0",
+        "events",
+        "get",
+        "x",
+    ]);
+    assert_eq!(out.code, 4, "{out:?}");
+    assert!(out.stderr.contains("could not connect"), "{out:?}");
+    assert_one_error_line(&out);
+
+    let (stalled, _heads) = raw_server("", Duration::from_secs(3));
+    let out = run(&[
+        "--base-url",
+        &stalled,
+        "--api-key",
+        SECRET_KEY,
+        "--timeout",
+        "300ms",
+        "events",
+        "get",
+        "x",
+    ]);
+    assert_eq!(out.code, 4, "{out:?}");
+    assert!(out.stderr.contains("timeout"), "{out:?}");
+}
