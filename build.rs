@@ -582,21 +582,47 @@ mod postprocess {
         }
     }
 
-    /// Turns every string enum with two or more values into an open enum:
-    /// the known values stay variants, anything else is kept verbatim in
-    /// `Unrecognized(String)`. One-value enums (from `const`) stay closed:
-    /// they are what tells the allow and block rule actions apart.
+    /// The enums that type a field of an untagged enum's variant (the
+    /// one-value `type` of the allow and block rule actions, from `const`):
+    /// they tell the variants apart, so they must refuse other values.
+    fn discriminators(items: &[Item]) -> std::collections::BTreeSet<String> {
+        let mut names = std::collections::BTreeSet::new();
+        for item in items {
+            let Item::Enum(e) = item else { continue };
+            let untagged = e
+                .attrs
+                .iter()
+                .any(|a| a.path().is_ident("serde") && quote!(#a).to_string().contains("untagged"));
+            if !untagged {
+                continue;
+            }
+            for variant in &e.variants {
+                for field in &variant.fields {
+                    if let Some(name) = type_name(&field.ty) {
+                        names.insert(name);
+                    }
+                }
+            }
+        }
+        names
+    }
+
+    /// Turns every string enum into an open enum: the known values stay
+    /// variants, anything else is kept verbatim in `Unrecognized(String)`.
+    /// Only the enums that tell an untagged enum's variants apart stay
+    /// closed (see [`discriminators`]).
     fn open_enums(types: &mut ItemMod) -> BuildResult<usize> {
         let Some((_, items)) = types.content.as_mut() else {
             return Err("types module has no content".into());
         };
+        let discriminators = discriminators(items);
         let mut open: BTreeMap<String, Vec<(syn::Ident, String)>> = BTreeMap::new();
         for item in items.iter_mut() {
             let Item::Enum(e) = item else { continue };
             let Some(values) = wire_values(e) else {
                 continue;
             };
-            if values.len() < 2 {
+            if discriminators.contains(&e.ident.to_string()) {
                 continue;
             }
             if values.iter().any(|(v, _)| v == "Unrecognized") {
@@ -949,7 +975,7 @@ mod postprocess {
             if imp.trait_.is_some() {
                 continue;
             }
-            let mut wrapper = None;
+            let mut added: Vec<syn::ImplItem> = Vec::new();
             for member in &mut imp.items {
                 let syn::ImplItem::Fn(f) = member else {
                     continue;
@@ -972,16 +998,40 @@ mod postprocess {
                     "Sends the request (operation `{operation_id}`), with the client's retry \
                      policy and timeouts, and returns the decoded response or an [`crate::Error`]."
                 );
-                wrapper = Some(parse_quote! {
+                added.push(parse_quote! {
                     #[doc = #doc]
                     pub async fn send(self) -> ::std::result::Result<ResponseValue<#ok_type>, crate::Error> {
                         let client = self.client;
                         crate::call::run(client, #operation_id, self.send_raw()).await
                     }
                 });
+                // The same request with the body kept as JSON: nothing the
+                // server sent is dropped (fields this version does not know
+                // included), for exports and pass-through.
+                let unit: syn::Type = parse_quote!(());
+                if ok_type != unit {
+                    let mut json = f.clone();
+                    json.sig.ident = format_ident!("send_json_raw");
+                    let output = &mut json.sig.output;
+                    *output = parse_quote! {
+                        -> Result<ResponseValue<::serde_json::Value>, Error<()>>
+                    };
+                    let json_doc = format!(
+                        "Like `send`, but returns the body as JSON, exactly as the server sent it \
+                         (operation `{operation_id}`)."
+                    );
+                    added.push(syn::ImplItem::Fn(json));
+                    added.push(parse_quote! {
+                        #[doc = #json_doc]
+                        pub async fn send_json(self) -> ::std::result::Result<ResponseValue<::serde_json::Value>, crate::Error> {
+                            let client = self.client;
+                            crate::call::run(client, #operation_id, self.send_json_raw()).await
+                        }
+                    });
+                }
             }
-            if let Some(w) = wrapper {
-                imp.items.push(w);
+            if !added.is_empty() {
+                imp.items.extend(added);
                 wrapped += 1;
             }
         }

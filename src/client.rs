@@ -30,6 +30,9 @@ pub enum Region {
 }
 
 impl Region {
+    /// Every region, in the order of [`Region::as_str`]'s names.
+    pub const ALL: [Region; 3] = [Region::Global, Region::Eu, Region::Asia];
+
     /// The v4 base URL of the region.
     pub fn base_url(self) -> &'static str {
         match self {

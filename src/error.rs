@@ -118,6 +118,19 @@ impl Error {
         }
     }
 
+    /// The operation that failed (`get_event`, `search_events`, ...), or
+    /// `None` for a configuration error.
+    pub fn operation(&self) -> Option<&'static str> {
+        match self {
+            Self::InvalidRequest { operation, .. }
+            | Self::Api { operation, .. }
+            | Self::Decode { operation, .. }
+            | Self::Transport { operation, .. }
+            | Self::Timeout { operation, .. } => Some(operation),
+            Self::Config { .. } => None,
+        }
+    }
+
     /// The HTTP status of the response, when there was one.
     pub fn status(&self) -> Option<StatusCode> {
         match self {

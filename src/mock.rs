@@ -28,7 +28,7 @@
 //! days: give inserted events recent timestamps (see [`now_ms`]) or pass
 //! `start`.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -69,6 +69,16 @@ pub enum Fault {
     },
     /// This status (e.g. 500, 502, 503, 504) with an API error body.
     Status(u16),
+    /// Any API error: this status with `{"error": {"code", "message"}}`
+    /// (e.g. 403 `wrong_region`, to test how your code reports it).
+    Api {
+        /// The HTTP status.
+        status: u16,
+        /// The error code, e.g. `wrong_region`.
+        code: String,
+        /// The error message.
+        message: String,
+    },
 }
 
 /// A fake Server API v4 running on 127.0.0.1 until dropped.
@@ -89,8 +99,8 @@ impl std::fmt::Debug for FakeApi {
 
 struct State {
     key: String,
-    /// Events as JSON, exactly as inserted or updated.
-    events: Vec<Value>,
+    /// Events as JSON, exactly as inserted or updated, by event id.
+    events: BTreeMap<String, Value>,
     faults: VecDeque<Fault>,
     requests: u64,
 }
@@ -119,7 +129,7 @@ impl FakeApi {
         let addr = listener.local_addr()?;
         let state = Arc::new(Mutex::new(State {
             key: key.to_owned(),
-            events: Vec::new(),
+            events: BTreeMap::new(),
             faults: VecDeque::new(),
             requests: 0,
         }));
@@ -168,24 +178,36 @@ impl FakeApi {
     /// Stores an event given as JSON (kept exactly, unknown fields too). It
     /// must deserialize as an [`types::Event`].
     pub fn insert_json(&self, event: Value) -> Result<(), InsertError> {
-        serde_json::from_value::<types::Event>(event.clone())
-            .map_err(|e| InsertError(format!("not an Event: {e}")))?;
-        let id = event_id(&event)
-            .ok_or_else(|| InsertError("no event_id".into()))?
-            .to_owned();
-        let mut state = self.lock();
-        state.events.retain(|e| event_id(e) != Some(id.as_str()));
-        state.events.push(event);
-        Ok(())
+        self.insert_many(std::iter::once(event)).map(drop)
+    }
+
+    /// Stores many events given as JSON (see [`insert_json`](Self::insert_json));
+    /// nothing is stored unless every one is an event. Returns how many were
+    /// given.
+    pub fn insert_many(
+        &self,
+        events: impl IntoIterator<Item = Value>,
+    ) -> Result<usize, InsertError> {
+        let checked = events
+            .into_iter()
+            .map(|event| {
+                serde_json::from_value::<types::Event>(event.clone())
+                    .map_err(|e| InsertError(format!("not an Event: {e}")))?;
+                let id = event_id(&event)
+                    .ok_or_else(|| InsertError("no event_id".into()))?
+                    .to_owned();
+                Ok((id, event))
+            })
+            .collect::<Result<Vec<_>, InsertError>>()?;
+        let count = checked.len();
+        self.lock().events.extend(checked);
+        Ok(count)
     }
 
     /// The stored event with this id, as the API would return it.
     pub fn event(&self, event_id: &str) -> Option<types::Event> {
         let state = self.lock();
-        let found = state
-            .events
-            .iter()
-            .find(|e| self::event_id(e) == Some(event_id))?;
+        let found = state.events.get(event_id)?;
         serde_json::from_value(found.clone()).ok()
     }
 
@@ -390,6 +412,15 @@ async fn respond(state: &Mutex<State>, req: Request<Incoming>) -> Answer {
                 };
                 api_error(status, code, "injected failure")
             }
+            Fault::Api {
+                status,
+                code,
+                message,
+            } => {
+                let status =
+                    StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                api_error(status, &code, &message)
+            }
         };
     }
 
@@ -408,7 +439,7 @@ async fn respond(state: &Mutex<State>, req: Request<Incoming>) -> Answer {
             let before = state.events.len();
             state
                 .events
-                .retain(|e| visitor_id(e) != Some(visitor.as_str()));
+                .retain(|_, e| visitor_id(e) != Some(visitor.as_str()));
             if state.events.len() == before {
                 api_error(
                     StatusCode::NOT_FOUND,
@@ -447,11 +478,7 @@ fn decode(segment: &str) -> String {
 }
 
 fn find<'a>(state: &'a State, id: &str) -> Option<&'a Value> {
-    let id = decode(id);
-    state
-        .events
-        .iter()
-        .find(|e| event_id(e) == Some(id.as_str()))
+    state.events.get(&decode(id))
 }
 
 fn visitor_id(event: &Value) -> Option<&str> {
@@ -474,11 +501,7 @@ fn update(state: &mut State, id: &str, body: &[u8]) -> Answer {
         }
     };
     let id = decode(id);
-    let Some(event) = state
-        .events
-        .iter_mut()
-        .find(|e| event_id(e) == Some(id.as_str()))
-    else {
+    let Some(event) = state.events.get_mut(&id) else {
         return not_found_event();
     };
     let Some(fields) = event.as_object_mut() else {
@@ -552,7 +575,7 @@ fn search(state: &State, query: &str) -> Answer {
 
     let mut matching: Vec<&Value> = state
         .events
-        .iter()
+        .values()
         .filter(|e| {
             let ts = timestamp(e);
             ts >= start && ts <= end
@@ -578,8 +601,10 @@ fn search(state: &State, query: &str) -> Answer {
         .collect();
     // Newest first by default; oldest first with reverse. Ties by id so the
     // order (and so the paging) is stable.
+    fn key(e: &Value) -> (i64, &str) {
+        (timestamp(e), event_id(e).unwrap_or(""))
+    }
     matching.sort_by(|a, b| {
-        let key = |e: &Value| (timestamp(e), event_id(e).unwrap_or("").to_owned());
         if reverse {
             key(a).cmp(&key(b))
         } else {
@@ -739,10 +764,6 @@ impl FakeApi {
     /// Inserts [`sample_events`]`(count, now_ms())` and returns how many were
     /// stored.
     pub fn insert_samples(&self, count: usize) -> Result<usize, InsertError> {
-        let events = sample_events(count, now_ms());
-        for event in events {
-            self.insert_json(event)?;
-        }
-        Ok(count)
+        self.insert_many(sample_events(count, now_ms()))
     }
 }

@@ -451,12 +451,26 @@ pub fn unseal_event_with_limit(
 ///
 /// [`UnsealError::InvalidBase64`], then every error of [`unseal_event`].
 pub fn unseal_event_base64(sealed: &str, keys: &[DecryptionKey]) -> Result<Event, UnsealError> {
-    let bytes = LENIENT_BASE64
+    unseal_event(&decode_sealed_base64(sealed)?, keys)
+}
+
+/// Like [`open`], for a sealed result given as base64 text: the decrypted,
+/// decompressed payload (the event's JSON as the server wrote it, fields this
+/// SDK does not know included).
+///
+/// # Errors
+///
+/// [`UnsealError::InvalidBase64`], then every error of [`open`].
+pub fn open_base64(sealed: &str, keys: &[DecryptionKey]) -> Result<Vec<u8>, UnsealError> {
+    open(&decode_sealed_base64(sealed)?, keys)
+}
+
+fn decode_sealed_base64(sealed: &str) -> Result<Vec<u8>, UnsealError> {
+    LENIENT_BASE64
         .decode(sealed.trim())
         .map_err(|err| UnsealError::InvalidBase64 {
             reason: describe_base64_error(&err),
-        })?;
-    unseal_event(&bytes, keys)
+        })
 }
 
 /// Reads a decompressed payload as an event, telling bad UTF-8, bad JSON and non-events apart.

@@ -60,6 +60,40 @@ impl<'a> SearchEvents<'a> {
     }
 }
 
+impl<'a> SearchEvents<'a> {
+    /// Like [`into_stream`](Self::into_stream), but each event is the JSON
+    /// the server sent, untouched: fields this version of the SDK does not
+    /// know are kept (for exports and pass-through).
+    pub fn into_json_stream(self) -> ItemStream<'a, serde_json::Value, serde_json::Value> {
+        ItemStream::new(self.into_json_page_stream(), |mut page| {
+            match page.get_mut("events").map(serde_json::Value::take) {
+                Some(serde_json::Value::Array(events)) => events,
+                _ => Vec::new(),
+            }
+        })
+    }
+
+    /// Like [`into_page_stream`](Self::into_page_stream), with each page as
+    /// the JSON the server sent.
+    pub fn into_json_page_stream(self) -> PageStream<'a, serde_json::Value> {
+        PageStream::new(
+            Box::new(move |key| {
+                let search = self.clone();
+                Box::pin(async move {
+                    match key {
+                        Some(key) => search.pagination_key(key).send_json().await,
+                        None => search.send_json().await,
+                    }
+                })
+            }),
+            |page| {
+                page.get("pagination_key")
+                    .and_then(serde_json::Value::as_str)
+            },
+        )
+    }
+}
+
 /// The events of a search, across pages; see [`SearchEvents::into_stream`].
 pub type EventStream<'a> = ItemStream<'a, types::EventSearch, types::Event>;
 

@@ -458,3 +458,87 @@ async fn the_key_does_not_appear_in_errors() {
     assert!(!shown.contains(KEY), "{shown}");
     assert_eq!(err.status().map(|s| s.as_u16()), Some(403));
 }
+
+#[tokio::test]
+async fn send_json_keeps_fields_the_sdk_does_not_know() {
+    let server = MockServer::start_async().await;
+    let mut event = sample_event("e_json");
+    event["field_from_the_future"] = json!({"nested": [1, 2.5, "x"]});
+    event["identification"]["new_inner"] = json!(true);
+    let body = event.clone();
+    server
+        .mock_async(move |when, then| {
+            when.method(GET).path("/v4/events/e_json");
+            then.status(200).json_body(body);
+        })
+        .await;
+    let client = client(&server);
+    let raw = client
+        .get_event()
+        .event_id("e_json")
+        .send_json()
+        .await
+        .expect("json")
+        .into_inner();
+    assert_eq!(raw, event, "the body comes back exactly");
+    let typed = client
+        .get_event()
+        .event_id("e_json")
+        .send()
+        .await
+        .expect("typed");
+    let typed = serde_json::to_value(typed.into_inner()).unwrap();
+    assert!(
+        typed.get("field_from_the_future").is_none(),
+        "the typed model drops it"
+    );
+}
+
+#[tokio::test]
+async fn errors_name_their_operation() {
+    let server = MockServer::start_async().await;
+    server
+        .mock_async(|_when, then| {
+            then.status(404).json_body(
+                json!({"error": {"code": "visitor_not_found", "message": "visitor not found"}}),
+            );
+        })
+        .await;
+    let client = client(&server);
+    let err = client
+        .delete_visitor_data()
+        .visitor_id("v")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.operation(), Some("delete_visitor_data"));
+    let err = client.search_events().send_json().await.unwrap_err();
+    assert_eq!(err.operation(), Some("search_events"));
+    assert!(err.is_not_found());
+    let config = Client::builder("").build().unwrap_err();
+    assert_eq!(config.operation(), None);
+}
+
+#[test]
+fn region_all_lists_every_region_once() {
+    assert_eq!(Region::ALL.len(), 3);
+    for name in ["global", "eu", "ap"] {
+        let region: Region = name.parse().unwrap();
+        assert_eq!(Region::ALL.iter().filter(|r| **r == region).count(), 1);
+        assert_eq!(region.as_str(), name);
+    }
+}
+
+#[test]
+fn one_value_enums_outside_discriminators_are_open() {
+    assert_eq!(
+        types::SearchEventsSourceItem::from("edge"),
+        types::SearchEventsSourceItem::Edge
+    );
+    let other = types::SearchEventsSourceItem::from("api");
+    assert_eq!(
+        other,
+        types::SearchEventsSourceItem::Unrecognized("api".into())
+    );
+    assert_eq!(other.as_str(), "api");
+}

@@ -1381,3 +1381,62 @@ async fn a_well_formed_key_past_every_event_gives_an_empty_last_page() {
     assert!(page.events.is_empty());
     assert_eq!(page.pagination_key, None);
 }
+
+#[tokio::test]
+async fn json_stream_keeps_unknown_fields_across_pages() {
+    let fake = FakeApi::start().await.expect("fake starts");
+    let now = fingerprint_server_sdk::mock::now_ms();
+    let events: Vec<serde_json::Value> = (0..5)
+        .map(|i| {
+            serde_json::json!({
+                "event_id": format!("evt_json_{i}"),
+                "timestamp": now - 1_000 * (i + 1),
+                "identification": {"visitor_id": "vis_json", "visitor_found": true,
+                                   "confidence": {"score": 0.5}, "added_later": i},
+                "brand_new_signal": {"result": i % 2 == 0}
+            })
+        })
+        .collect();
+    assert_eq!(fake.insert_many(events.clone()).expect("inserted"), 5);
+    let client = fake.client();
+    let mut stream = client
+        .search_events()
+        .visitor_id("vis_json")
+        .limit(2)
+        .into_json_stream();
+    let mut got = Vec::new();
+    while let Some(event) = stream.next().await {
+        got.push(event.expect("event"));
+    }
+    assert_eq!(got, events, "newest first, every field kept");
+    assert_eq!(stream.pages_received(), 3);
+}
+
+#[tokio::test]
+async fn insert_many_stores_nothing_when_one_is_not_an_event() {
+    let fake = FakeApi::start().await.expect("fake starts");
+    let now = fingerprint_server_sdk::mock::now_ms();
+    let result = fake.insert_many([
+        serde_json::json!({"event_id": "ok_1", "timestamp": now}),
+        serde_json::json!({"not": "an event"}),
+    ]);
+    assert!(result.is_err());
+    assert_eq!(fake.len(), 0);
+}
+
+#[tokio::test]
+async fn api_fault_serves_any_error_code() {
+    let fake = FakeApi::start().await.expect("fake starts");
+    fake.fail_next(
+        1,
+        Fault::Api {
+            status: 403,
+            code: "wrong_region".into(),
+            message: "wrong region".into(),
+        },
+    );
+    let err = fake.client().search_events().send().await.unwrap_err();
+    assert_eq!(err.status().map(|s| s.as_u16()), Some(403));
+    assert_eq!(err.code().map(|c| c.as_str()), Some("wrong_region"));
+    assert!(err.hint().is_some());
+}

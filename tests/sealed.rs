@@ -1067,3 +1067,18 @@ fn regenerate_fixtures() {
         &encrypt_raw(raw.as_bytes(), &keys.primary_bytes, *b"own-fixture5"),
     );
 }
+
+#[test]
+fn open_base64_gives_the_exact_json_bytes() {
+    let key = DecryptionKey::aes256gcm(&[7u8; 32]).expect("key");
+    let json = br#"{"event_id":"evt_b64","timestamp":1,"unknown_to_the_sdk":{"a":[1,2]}}"#;
+    let sealed_bytes = sealed::seal(json, &key).expect("sealed");
+    let text = STANDARD.encode(&sealed_bytes);
+    let keys = std::slice::from_ref(&key);
+    let opened = sealed::open_base64(&format!("  {text}\n"), keys).expect("opened");
+    assert_eq!(opened, json);
+    assert!(matches!(
+        sealed::open_base64("not base64 !!", keys),
+        Err(UnsealError::InvalidBase64 { .. })
+    ));
+}
