@@ -299,11 +299,21 @@ pub struct SignArgs {
     pub input: String,
 }
 
+// At least one key, given with `--key` or `--key-env` (both may repeat).
 #[derive(Args, Debug)]
+#[command(group(
+    clap::ArgGroup::new("decryption_keys")
+        .args(["keys", "key_envs"])
+        .multiple(true)
+        .required(true)
+))]
 pub struct UnsealArgs {
     /// A decryption key from the dashboard, base64 (repeatable: tried in order)
-    #[arg(long = "key", value_name = "B64", required = true)]
+    #[arg(long = "key", value_name = "B64")]
     pub keys: Vec<Secret>,
+    /// Environment variable holding a decryption key, base64 (repeatable: tried after --key)
+    #[arg(long = "key-env", value_name = "VAR")]
+    pub key_envs: Vec<String>,
     /// The sealed result, raw bytes or base64 text: a file, or - for stdin
     #[arg(default_value = "-", value_name = "FILE|-")]
     pub input: String,
@@ -522,6 +532,24 @@ mod tests {
         assert_eq!(parse_tag("a="), Ok(("a".into(), String::new())));
         assert!(parse_tag("=b").is_err());
         assert!(parse_tag("ab").is_err());
+    }
+
+    #[test]
+    fn unseal_takes_keys_from_flags_and_the_environment() {
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from(["fingerprint", "unseal"].iter().chain(args)).map(|cli| {
+                match cli.command {
+                    Command::Unseal(args) => (args.keys.len(), args.key_envs),
+                    other => panic!("{other:?}"),
+                }
+            })
+        };
+        assert!(parse(&[]).is_err(), "a key is required");
+        assert_eq!(parse(&["--key", "k"]).ok(), Some((1, vec![])));
+        assert_eq!(
+            parse(&["--key-env", "A", "--key", "k", "--key-env", "B"]).ok(),
+            Some((1, vec!["A".to_owned(), "B".to_owned()]))
+        );
     }
 
     #[test]

@@ -43,6 +43,7 @@ pub async fn connect(global: &Global) -> Result<Connection> {
                 format!("the demo API could not start: {e}"),
             )
         })?;
+        // Seeded before the first request is sent.
         seed_samples(&fake, DEMO_EVENTS)?;
         (fake.client_builder(), Some(fake))
     } else {
@@ -79,16 +80,14 @@ pub async fn connect(global: &Global) -> Result<Connection> {
     })
 }
 
-/// Stores `count` sample events in the fake. Their times (and so their ids)
-/// are anchored to the start of the current UTC day, so the ids stay the same
-/// from one command to the next during a day: `events search` then
-/// `events get <id>` works across two `--demo` runs.
-pub fn seed_samples(fake: &FakeApi, count: usize) -> Result<()> {
+/// Stores `count` sample events in the fake, all at once, and returns how
+/// many. Their times (and so their ids) are anchored to the start of the
+/// current UTC day, so the ids stay the same from one command to the next
+/// during a day: `events search` then `events get <id>` works across two
+/// `--demo` runs.
+pub fn seed_samples(fake: &FakeApi, count: usize) -> Result<usize> {
     const DAY_MS: i64 = 86_400_000;
     let anchor = mock::now_ms().div_euclid(DAY_MS) * DAY_MS;
-    for event in mock::sample_events(count, anchor) {
-        fake.insert_json(event)
-            .map_err(|e| Failure::new(crate::failure::exit::GAVE_UP, format!("demo data: {e}")))?;
-    }
-    Ok(())
+    fake.insert_many(mock::sample_events(count, anchor))
+        .map_err(|e| Failure::new(crate::failure::exit::GAVE_UP, format!("demo data: {e}")))
 }

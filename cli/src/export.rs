@@ -20,7 +20,7 @@ use crate::args::{ExportArgs, Filters, Format};
 use crate::connect::Connection;
 use crate::failure::{Failure, Result, exit};
 use crate::output::{EventWriter, parse_fields};
-use crate::search::ResolvedSearch;
+use crate::search::{ResolvedSearch, next_page_key, page_events};
 
 /// Test hook: after this many checkpointed pages, write the next page's
 /// events and exit at once, before its checkpoint, as a crash would.
@@ -139,7 +139,7 @@ pub async fn run(conn: &Connection, args: ExportArgs) -> Result<()> {
     if !finished {
         let mut search = export
             .search
-            .apply(conn.client.search_events())?
+            .apply(conn.client.search_events())
             .limit(export.page_size);
         if let Some(key) = &checkpoint.pagination_key {
             search = search.pagination_key(key.clone());
@@ -149,7 +149,8 @@ pub async fn run(conn: &Connection, args: ExportArgs) -> Result<()> {
             .and_then(|v| v.trim().parse().ok());
         let interrupted = tokio::signal::ctrl_c();
         tokio::pin!(interrupted);
-        let mut pages = search.into_page_stream();
+        // Pages as the API sent them: events are exported with every field.
+        let mut pages = search.into_json_page_stream();
         loop {
             let page = tokio::select! {
                 page = pages.next() => page,
@@ -175,8 +176,9 @@ pub async fn run(conn: &Connection, args: ExportArgs) -> Result<()> {
             let room = export.max.map_or(usize::MAX, |max| {
                 usize::try_from(max - checkpoint.events).unwrap_or(usize::MAX)
             });
-            let take = page.events.len().min(room);
-            for event in &page.events[..take] {
+            let events = page_events(&page);
+            let take = events.len().min(room);
+            for event in &events[..take] {
                 writer.event(event).map_err(file_failure)?;
             }
             // The page is on disk before the checkpoint says so.
@@ -188,7 +190,7 @@ pub async fn run(conn: &Connection, args: ExportArgs) -> Result<()> {
             checkpoint.pages += 1;
             checkpoint.events += take as u64;
             checkpoint.bytes = bytes;
-            checkpoint.pagination_key = page.pagination_key.filter(|k| !k.is_empty());
+            checkpoint.pagination_key = next_page_key(&page);
             progress.update(checkpoint.events, checkpoint.pages);
             let done = checkpoint.pagination_key.is_none()
                 || export.max.is_some_and(|max| checkpoint.events >= max);

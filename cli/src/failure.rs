@@ -93,14 +93,20 @@ impl Failure {
             }
             // The SDK's own sentence covers everything else (transport,
             // timeout, a body that is not an API error).
-            _ => format!("{context}: {}", without_operation(&error.to_string())),
+            _ => {
+                let text = error.to_string();
+                format!(
+                    "{context}: {}",
+                    sdk_sentence(&text, error.operation(), error.hint())
+                )
+            }
         };
         message = one_line(&message);
         let hint = cli_hint(error, target).or_else(|| error.hint().map(str::to_owned));
         Self {
             code,
             silent: false,
-            message: strip_sdk_hint(message, error.hint()),
+            message,
             hint,
         }
     }
@@ -183,40 +189,32 @@ fn cli_hint(error: &Error, target: &Target) -> Option<String> {
 /// The regions to suggest after `wrong_region`: every other one, or all of
 /// them when a base URL hid the region.
 fn other_regions(target: &Target) -> Vec<Region> {
-    [Region::Global, Region::Eu, Region::Asia]
+    Region::ALL
         .into_iter()
         .filter(|r| target.base_url_set || *r != target.region)
         .collect()
 }
 
-/// The SDK's `Display` appends its hint; the CLI prints its own.
-fn strip_sdk_hint(message: String, sdk_hint: Option<&str>) -> String {
-    match sdk_hint {
-        Some(hint) => {
-            let suffix = format!("; hint: {hint}");
-            match message.strip_suffix(&suffix) {
-                Some(stripped) => stripped.to_owned(),
-                None => message,
-            }
-        }
-        None => message,
+/// The SDK's message (`text`, its `Display`) without what the CLI says
+/// itself: the leading `"<operation>: "` (the CLI's context names the
+/// operation) and the trailing `"; hint: <hint>"` (the CLI prints a hint of
+/// its own).
+fn sdk_sentence<'t>(text: &'t str, operation: Option<&str>, hint: Option<&str>) -> &'t str {
+    let mut text = text;
+    if let Some(rest) = operation
+        .and_then(|op| text.strip_prefix(op))
+        .and_then(|rest| rest.strip_prefix(": "))
+    {
+        text = rest;
     }
-}
-
-/// The SDK's messages start with the operation (`get_event: ...`), which
-/// the CLI's context already names.
-fn without_operation(message: &str) -> &str {
-    match message.split_once(": ") {
-        Some((operation, rest))
-            if !operation.is_empty()
-                && operation
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b == b'_') =>
-        {
-            rest
-        }
-        _ => message,
+    if let Some(hint) = hint
+        && let Some(rest) = text
+            .strip_suffix(hint)
+            .and_then(|rest| rest.strip_suffix("; hint: "))
+    {
+        text = rest;
     }
+    text
 }
 
 fn one_line(text: &str) -> String {
@@ -240,16 +238,36 @@ mod tests {
     }
 
     #[test]
-    fn the_operation_is_not_repeated() {
+    fn the_operation_and_the_sdk_hint_are_not_repeated() {
+        let op = Some("get_event");
         assert_eq!(
-            without_operation("get_event: could not connect: x"),
+            sdk_sentence("get_event: could not connect: x", op, None),
             "could not connect: x"
         );
+        // A configuration error has no operation: kept whole.
         assert_eq!(
-            without_operation("client configuration: bad"),
+            sdk_sentence("client configuration: bad", None, None),
             "client configuration: bad"
         );
-        assert_eq!(without_operation("no colon"), "no colon");
+        // Only the error's own operation is taken off.
+        assert_eq!(
+            sdk_sentence("search_events: x", op, None),
+            "search_events: x"
+        );
+        let hint = Some("retry later");
+        assert_eq!(
+            sdk_sentence("get_event: HTTP 429 x; hint: retry later", op, hint),
+            "HTTP 429 x"
+        );
+        // Only the exact hint is taken off, at the very end.
+        assert_eq!(
+            sdk_sentence("get_event: a; hint: retry later; b", op, hint),
+            "a; hint: retry later; b"
+        );
+        assert_eq!(
+            sdk_sentence("get_event: a; hint: other", op, hint),
+            "a; hint: other"
+        );
     }
 
     #[test]

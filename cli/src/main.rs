@@ -103,8 +103,9 @@ async fn get(conn: &Connection, args: GetArgs) -> Result<()> {
     if let Some(ruleset) = &args.ruleset {
         request = request.ruleset_id(ruleset.as_str());
     }
+    // The event as the API sent it, fields unknown to this SDK included.
     let event = request
-        .send()
+        .send_json()
         .await
         .map_err(|e| conn.failure(&format!("get event {}", args.event_id), &e))?
         .into_inner();
@@ -116,25 +117,18 @@ async fn update(conn: &Connection, args: UpdateArgs) -> Result<()> {
         return Err(Failure::usage("nothing to update")
             .with_hint("pass --linked-id, --tag KEY=VALUE or --suspect true|false"));
     }
-    // Built from JSON so that it reads the same whether the model's `tags`
-    // is a map or an optional map (the SDK is moving to the latter).
-    let mut body = serde_json::Map::new();
-    if let Some(linked_id) = args.linked_id {
-        body.insert("linked_id".into(), Value::String(linked_id));
-    }
-    if !args.tags.is_empty() {
-        let tags = args
-            .tags
+    // No --tag: the event's tags are left alone (not cleared).
+    let tags = (!args.tags.is_empty()).then(|| {
+        args.tags
             .into_iter()
             .map(|(key, value)| (key, Value::String(value)))
-            .collect();
-        body.insert("tags".into(), Value::Object(tags));
-    }
-    if let Some(suspect) = args.suspect {
-        body.insert("suspect".into(), Value::Bool(suspect));
-    }
-    let body: types::EventUpdate = serde_json::from_value(Value::Object(body))
-        .map_err(|e| Failure::usage(format!("update: {e}")))?;
+            .collect()
+    });
+    let body = types::EventUpdate {
+        linked_id: args.linked_id,
+        tags,
+        suspect: args.suspect,
+    };
     conn.client
         .update_event()
         .event_id(args.event_id.as_str())

@@ -1,9 +1,11 @@
 //! Writing events: indented JSON arrays, JSON lines and CSV, optionally
 //! reduced to chosen fields, streamed one event at a time.
+//!
+//! Events are the JSON the API sent (not the SDK's typed `Event`), so fields
+//! this version of the SDK does not know are written too.
 
 use std::io::{self, Write};
 
-use fingerprint_server_sdk::types;
 use serde_json::{Map, Value};
 
 use crate::args::Format;
@@ -165,22 +167,21 @@ impl<W: Write> EventWriter<W> {
         Ok(())
     }
 
-    pub fn event(&mut self, event: &types::Event) -> io::Result<()> {
+    pub fn event(&mut self, event: &Value) -> io::Result<()> {
+        let picked;
+        let shown = if self.fields.is_empty() || self.format == Format::Csv {
+            event
+        } else {
+            picked = pick(event, &self.fields);
+            &picked
+        };
         match self.format {
             Format::Jsonl => {
-                if self.fields.is_empty() {
-                    serde_json::to_writer(&mut self.out, event)?;
-                } else {
-                    serde_json::to_writer(&mut self.out, &pick(&to_value(event)?, &self.fields))?;
-                }
+                serde_json::to_writer(&mut self.out, shown)?;
                 self.out.write_all(b"\n")?;
             }
             Format::Json => {
-                let text = if self.fields.is_empty() {
-                    serde_json::to_string_pretty(event)?
-                } else {
-                    serde_json::to_string_pretty(&pick(&to_value(event)?, &self.fields))?
-                };
+                let text = serde_json::to_string_pretty(shown)?;
                 self.out
                     .write_all(if self.written == 0 { b"[\n" } else { b",\n" })?;
                 // Indent the event one level inside the array. Line breaks
@@ -189,10 +190,9 @@ impl<W: Write> EventWriter<W> {
                 self.out.write_all(text.replace('\n', "\n  ").as_bytes())?;
             }
             Format::Csv => {
-                let value = to_value(event)?;
                 write_csv_row(
                     &mut self.out,
-                    self.fields.iter().map(|f| cell(f.get(&value))),
+                    self.fields.iter().map(|f| cell(f.get(event))),
                 )?;
             }
         }
@@ -218,10 +218,6 @@ impl<W: Write> EventWriter<W> {
     }
 }
 
-fn to_value(event: &types::Event) -> io::Result<Value> {
-    serde_json::to_value(event).map_err(io::Error::other)
-}
-
 /// Writes one value as indented (or compact) JSON and a line break.
 pub fn print_json<T: serde::Serialize>(value: &T, compact: bool) -> Result<()> {
     let mut out = io::stdout().lock();
@@ -242,16 +238,15 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn event() -> types::Event {
-        serde_json::from_value(json!({
+    fn event() -> Value {
+        json!({
             "event_id": "1.a",
             "timestamp": 1,
             "url": "https://shop.example/a,b",
             "identification": {"visitor_id": "v1", "visitor_found": true,
                                "confidence": {"score": 0.95}},
             "tags": {"note": "said \"hi\"\nbye"}
-        }))
-        .unwrap_or_else(|e| panic!("{e}"))
+        })
     }
 
     fn fields(list: &[&str]) -> Vec<FieldPath> {
@@ -324,6 +319,29 @@ mod tests {
             text,
             "{\"event_id\":\"1.a\",\"identification\":{\"visitor_id\":\"v1\"}}\n"
         );
+    }
+
+    #[test]
+    fn whole_events_are_written_as_given() {
+        let mut one = event();
+        one["not_in_the_sdk"] = json!({"deep": [1, 2.5, null]});
+        for format in [Format::Jsonl, Format::Json] {
+            let mut writer = EventWriter::new(Vec::new(), format, Vec::new());
+            let run = (|| {
+                writer.begin()?;
+                writer.event(&one)?;
+                writer.finish()
+            })();
+            assert!(run.is_ok());
+            let text = String::from_utf8(writer.out).unwrap_or_default();
+            let back: Value = serde_json::from_str(&text).unwrap_or_default();
+            let back = if format == Format::Json {
+                back[0].clone()
+            } else {
+                back
+            };
+            assert_eq!(back, one, "{format:?}: {text}");
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::io::{self, BufWriter};
 use fingerprint_server_sdk::builder::SearchEvents;
 use fingerprint_server_sdk::types;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::args::{Filters, SearchArgs};
 use crate::connect::Connection;
@@ -57,7 +58,7 @@ impl ResolvedSearch {
     }
 
     /// Sets every given filter on the request.
-    pub fn apply<'a>(&self, mut search: SearchEvents<'a>) -> Result<SearchEvents<'a>> {
+    pub fn apply<'a>(&self, mut search: SearchEvents<'a>) -> SearchEvents<'a> {
         let f = &self.filters;
         // Filters whose flag value is the parameter's value.
         macro_rules! plain {
@@ -103,8 +104,8 @@ impl ResolvedSearch {
             active_call,
             total_hits,
         );
-        // Open enums: every text is accepted (a value this SDK does not know
-        // is sent as typed; the API says whether it is valid).
+        // The enums are open: every text is accepted (a value this SDK does
+        // not know is sent as typed; the API says whether it is valid).
         macro_rules! open_enum {
             ($($name:ident: $ty:ty),* $(,)?) => {
                 $(if let Some(value) = &f.$name {
@@ -135,20 +136,8 @@ impl ResolvedSearch {
             bot_info_provider: String,
             bot_info_name: String,
             environment: String,
+            source: types::SearchEventsSourceItem,
         );
-        if !f.source.is_empty() {
-            // The one closed enum among the filters.
-            let sources = f
-                .source
-                .iter()
-                .map(|s| {
-                    s.parse::<types::SearchEventsSourceItem>().map_err(|_| {
-                        Failure::usage(format!("--source {s:?}: the API knows only `edge`"))
-                    })
-                })
-                .collect::<Result<Vec<_>>>()?;
-            search = search.source(sources);
-        }
         if f.reverse {
             search = search.reverse(true);
         }
@@ -158,7 +147,7 @@ impl ResolvedSearch {
         if let Some(end) = self.end_ms {
             search = search.end(end);
         }
-        Ok(search)
+        search
     }
 }
 
@@ -168,7 +157,7 @@ pub async fn run(conn: &Connection, args: SearchArgs) -> Result<()> {
     let now = chrono::Utc::now().timestamp_millis();
     let resolved = ResolvedSearch::resolve(&args.filters, now, false)?;
     let follow = args.all || args.max.is_some();
-    let mut search = resolved.apply(conn.client.search_events())?;
+    let mut search = resolved.apply(conn.client.search_events());
     if let Some(limit) = args.limit.or(follow.then_some(100)) {
         search = search.limit(limit);
     }
@@ -188,7 +177,8 @@ pub async fn run(conn: &Connection, args: SearchArgs) -> Result<()> {
     let mut remaining = args.max;
     let mut next_key: Option<String> = None;
     let mut cut_short = false;
-    let mut pages = search.into_page_stream();
+    // Pages as the API sent them: every field of every event is printed.
+    let mut pages = search.into_json_page_stream();
     while let Some(page) = pages.next().await {
         let page = match page {
             Ok(page) => page,
@@ -200,11 +190,11 @@ pub async fn run(conn: &Connection, args: SearchArgs) -> Result<()> {
             }
         };
         if pages.pages_received() == 1
-            && let Some(total) = page.total_hits
+            && let Some(total) = page.get("total_hits").and_then(Value::as_i64)
         {
             eprintln!("total hits: {total}");
         }
-        for event in &page.events {
+        for event in page_events(&page) {
             if remaining == Some(0) {
                 cut_short = true;
                 break;
@@ -214,7 +204,7 @@ pub async fn run(conn: &Connection, args: SearchArgs) -> Result<()> {
         }
         // Show each page as soon as it is complete.
         out.flush().map_err(io_failure)?;
-        next_key = page.pagination_key.filter(|k| !k.is_empty());
+        next_key = next_page_key(&page);
         if !follow || remaining == Some(0) {
             break;
         }
@@ -229,11 +219,46 @@ pub async fn run(conn: &Connection, args: SearchArgs) -> Result<()> {
     Ok(())
 }
 
+/// The events of a search page (none when the page has no `events` array).
+pub fn page_events(page: &Value) -> &[Value] {
+    page.get("events")
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice)
+}
+
+/// The key of the page after this one; `None` on the last page.
+pub fn next_page_key(page: &Value) -> Option<String> {
+    page.get("pagination_key")
+        .and_then(Value::as_str)
+        .filter(|k| !k.is_empty())
+        .map(str::to_owned)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const NOW: i64 = 1_717_243_200_000;
+
+    #[test]
+    fn pages_are_read_as_sent() {
+        let page = serde_json::json!({
+            "events": [{"event_id": "1.a", "new_field": 1}],
+            "pagination_key": "k1"
+        });
+        assert_eq!(page_events(&page).len(), 1);
+        assert_eq!(page_events(&page)[0]["new_field"], 1);
+        assert_eq!(next_page_key(&page).as_deref(), Some("k1"));
+        // The last page: no key, an empty key, or no events at all.
+        for last in [
+            serde_json::json!({"events": []}),
+            serde_json::json!({"events": [], "pagination_key": ""}),
+            serde_json::json!({"events": null, "pagination_key": null}),
+        ] {
+            assert!(page_events(&last).is_empty(), "{last}");
+            assert_eq!(next_page_key(&last), None, "{last}");
+        }
+    }
 
     #[test]
     fn export_windows_are_pinned() {

@@ -2,8 +2,12 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
+use std::path::Path;
 
 use fingerprint_server_sdk::mock::{self, FakeApi};
+use fingerprint_server_sdk::types;
+use serde::Deserialize;
+use serde_json::Value;
 
 use crate::args::ServeArgs;
 use crate::connect::seed_samples;
@@ -18,12 +22,11 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     let fake = FakeApi::start_on(addr, &args.key).await.map_err(|e| {
         Failure::usage(format!("cannot listen on {addr}: {e}")).with_hint("choose another --port")
     })?;
+    // Every event is in before the URL is announced: a script that reads
+    // it finds them all.
     let loaded = match &args.seed {
         Some(path) => seed_file(&fake, path)?,
-        None => {
-            seed_samples(&fake, args.samples)?;
-            args.samples
-        }
+        None => seed_samples(&fake, args.samples)?,
     };
     let url = fake.url();
     let mut out = std::io::stdout().lock();
@@ -44,36 +47,64 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     Ok(())
 }
 
-/// Loads one event per line; returns how many.
-fn seed_file(fake: &FakeApi, path: &std::path::Path) -> Result<usize> {
+/// Loads one event per line, all at once (nothing is stored unless every
+/// line is an event); returns how many.
+fn seed_file(fake: &FakeApi, path: &Path) -> Result<usize> {
     let shown = path.display().to_string();
     let file = std::fs::File::open(path).map_err(|e| Failure::io(&shown, &e))?;
     let cutoff = mock::now_ms() - DEFAULT_WINDOW_MS;
-    let (mut loaded, mut old) = (0usize, 0usize);
+    let mut events = Vec::new();
+    let mut old = 0usize;
     for (n, line) in BufReader::new(file).lines().enumerate() {
         let line = line.map_err(|e| Failure::io(&shown, &e))?;
         if line.trim().is_empty() {
             continue;
         }
-        let event: serde_json::Value = serde_json::from_str(&line)
+        let event: Value = serde_json::from_str(&line)
             .map_err(|e| Failure::invalid(format!("{shown}:{}: not JSON: {e}", n + 1)))?;
         if event
             .get("timestamp")
-            .and_then(serde_json::Value::as_i64)
+            .and_then(Value::as_i64)
             .is_some_and(|t| t < cutoff)
         {
             old += 1;
         }
-        fake.insert_json(event)
-            .map_err(|e| Failure::invalid(format!("{shown}:{}: {e}", n + 1)))?;
-        loaded += 1;
+        events.push(event);
     }
+    let loaded = fake.insert_many(events).map_err(|e| {
+        // The fake says what is wrong, not where: find the line.
+        let at = match first_bad_line(path) {
+            Some(line) => format!("{shown}:{line}"),
+            None => shown.clone(),
+        };
+        Failure::invalid(format!("{at}: {e}"))
+    })?;
     if old > 0 {
         eprintln!(
             "note: {old} of the events are older than 7 days: a search finds them only with --start"
         );
     }
     Ok(loaded)
+}
+
+/// The number of the first line of the seed file that the fake would refuse
+/// (see [`FakeApi::insert_json`]: an event with an `event_id`). Read again
+/// only after a refusal, so that loading keeps one copy of the events.
+fn first_bad_line(path: &Path) -> Option<usize> {
+    let file = std::fs::File::open(path).ok()?;
+    BufReader::new(file)
+        .lines()
+        .enumerate()
+        .find_map(|(n, line)| {
+            let line = line.ok()?;
+            if line.trim().is_empty() {
+                return None;
+            }
+            let event: Value = serde_json::from_str(&line).ok()?;
+            let refused = event.get("event_id").and_then(Value::as_str).is_none()
+                || types::Event::deserialize(&event).is_err();
+            refused.then_some(n + 1)
+        })
 }
 
 async fn wait_for_stop() {

@@ -2,12 +2,18 @@
 
 use std::io::{self, Read};
 
-use fingerprint_server_sdk::sealed::{self, DecryptionKey};
+use fingerprint_server_sdk::sealed::{self, DecryptionKey, UnsealError};
+use fingerprint_server_sdk::types;
 use fingerprint_server_sdk::webhook::{self, WebhookError};
+use serde::Deserialize;
+use serde_json::Value;
 
 use crate::args::{SignArgs, UnsealArgs, VerifyArgs};
 use crate::failure::{Failure, Result};
 use crate::output::print_json;
+
+/// How the hint for a missing webhook secret names it.
+const WEBHOOK_SECRET: &str = "the webhook's secret";
 
 /// The bytes of FILE, or of stdin for `-`.
 fn read_input(input: &str) -> Result<Vec<u8>> {
@@ -24,24 +30,24 @@ fn read_input(input: &str) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// The secret in environment variable `var`, refused when unset or empty.
-fn secret_from_env(var: &str) -> Result<Vec<u8>> {
+/// The secret in environment variable `var`, refused when unset or empty;
+/// `what` names it in the hint (`the webhook's secret`).
+fn secret_from_env(var: &str, what: &str) -> Result<Vec<u8>> {
     match std::env::var_os(var) {
         Some(value) if !value.is_empty() => Ok(value.into_encoded_bytes()),
         Some(_) => Err(Failure::usage(format!(
             "the environment variable {var} is empty"
         ))),
         None => Err(
-            Failure::usage(format!("the environment variable {var} is not set")).with_hint(
-                format!("export {var}=<the webhook's secret>, then run again"),
-            ),
+            Failure::usage(format!("the environment variable {var} is not set"))
+                .with_hint(format!("export {var}=<{what}>, then run again")),
         ),
     }
 }
 
 /// `webhook verify`: exit 0 and `valid` when the signature matches.
 pub fn verify(args: VerifyArgs) -> Result<()> {
-    let secret = secret_from_env(&args.secret_env)?;
+    let secret = secret_from_env(&args.secret_env, WEBHOOK_SECRET)?;
     let body = read_input(&args.input)?;
     match webhook::verify(&args.signature, &body, &secret) {
         Ok(()) => {
@@ -55,7 +61,7 @@ pub fn verify(args: VerifyArgs) -> Result<()> {
 
 /// `webhook sign`: the header value Fingerprint would send with the body.
 pub fn sign(args: SignArgs) -> Result<()> {
-    let secret = secret_from_env(&args.secret_env)?;
+    let secret = secret_from_env(&args.secret_env, WEBHOOK_SECRET)?;
     let body = read_input(&args.input)?;
     if body.is_empty() {
         return Err(Failure::usage(
@@ -66,24 +72,51 @@ pub fn sign(args: SignArgs) -> Result<()> {
     Ok(())
 }
 
-/// `unseal`: raw sealed bytes, or the same as base64 text.
+/// `unseal`: raw sealed bytes, or the same as base64 text. The event is
+/// printed as it was sealed, fields unknown to this SDK included.
 pub fn unseal(args: UnsealArgs) -> Result<()> {
-    let keys = args
-        .keys
-        .iter()
-        .enumerate()
-        .map(|(i, key)| {
-            DecryptionKey::from_base64(key.expose())
-                .map_err(|e| Failure::usage(format!("--key #{}: {e}", i + 1)))
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let keys = decryption_keys(&args)?;
     let input = read_input(&args.input)?;
     let opened = if input.starts_with(&sealed::SEALED_HEADER) {
-        sealed::unseal_event(&input, &keys)
+        sealed::open(&input, &keys)
     } else {
-        let text = String::from_utf8_lossy(&input);
-        sealed::unseal_event_base64(&text, &keys)
+        sealed::open_base64(&String::from_utf8_lossy(&input), &keys)
     };
-    let event = opened.map_err(|e| Failure::invalid(format!("cannot unseal: {e}")))?;
+    let event = opened
+        .and_then(|payload| read_event(&payload))
+        .map_err(|e| Failure::invalid(format!("cannot unseal: {e}")))?;
     print_json(&event, args.compact)
+}
+
+/// The `--key` keys, then the `--key-env` ones. Errors name the flag, never
+/// the key.
+fn decryption_keys(args: &UnsealArgs) -> Result<Vec<DecryptionKey>> {
+    let given = args.keys.iter().enumerate().map(|(i, key)| {
+        DecryptionKey::from_base64(key.expose())
+            .map_err(|e| Failure::usage(format!("--key #{}: {e}", i + 1)))
+    });
+    let from_env = args.key_envs.iter().map(|var| {
+        let text = secret_from_env(var, "a decryption key, base64")?;
+        let text = String::from_utf8(text).map_err(|_| {
+            Failure::usage(format!(
+                "--key-env {var}: the key is not base64 text (not UTF-8)"
+            ))
+        })?;
+        DecryptionKey::from_base64(&text)
+            .map_err(|e| Failure::usage(format!("--key-env {var}: {e}")))
+    });
+    given.chain(from_env).collect()
+}
+
+/// Checks that an opened payload is a v4 event and returns its JSON, whole.
+/// Refusals are reported like the SDK's own (not UTF-8, not JSON, not an
+/// event).
+fn read_event(payload: &[u8]) -> Result<Value, UnsealError> {
+    let text = std::str::from_utf8(payload).map_err(|e| UnsealError::InvalidUtf8 {
+        valid_up_to: e.valid_up_to(),
+    })?;
+    let event: Value = serde_json::from_str(text).map_err(UnsealError::InvalidJson)?;
+    // Only to check: what is printed is `event`, not the typed reading.
+    types::Event::deserialize(&event).map_err(UnsealError::NotAnEvent)?;
+    Ok(event)
 }

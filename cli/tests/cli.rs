@@ -496,8 +496,10 @@ fn search_filters_reach_the_api() {
         "192.0.2.0/24",
     ]);
     assert_eq!(many.len(), 100);
-    let out = api.run(&["events", "search", "--source", "browser"]);
-    assert_eq!(out.code, 2, "{out:?}");
+    // Every enum is open, --source included: a value this SDK does not know
+    // is sent as typed, for the API to judge.
+    let unknown = search(&["--source", "browser", "--source", "edge"]);
+    assert_eq!(unknown.len(), 100);
 }
 
 #[test]
@@ -528,9 +530,10 @@ fn search_as_json_array_and_csv_with_nested_fields() {
             "event_id,identification.visitor_id,identification.confidence.score,url,tags.note,ip_info.v4.address\n"
         )
     );
+    // Values as the API sent them: the score was stored as 1, not 1.0.
     assert_eq!(
         rows.next(),
-        Some("evt-quoted,vis-q,1.0,\"https://shop.example/?q=a,b\",\"said \"\"hi\"\"\n")
+        Some("evt-quoted,vis-q,1,\"https://shop.example/?q=a,b\",\"said \"\"hi\"\"\n")
     );
     assert_eq!(rows.next(), Some("then left\",\n"));
     assert_eq!(
@@ -563,6 +566,67 @@ fn search_as_json_array_and_csv_with_nested_fields() {
         json(&out.stdout),
         json!({"event_id": "evt-quoted", "identification": {"visitor_id": "vis-q"}})
     );
+}
+
+/// An event with fields no version of the SDK knows: at the top level and
+/// inside an object the SDK does know.
+fn event_from_the_future(ts: i64) -> Value {
+    json!({
+        "event_id": "evt-future",
+        "timestamp": ts,
+        "url": "https://shop.example/next",
+        "future_signal": {"level": "high", "scores": [1, 2.5], "seen": null},
+        "identification": {
+            "visitor_id": "vis-future",
+            "visitor_found": true,
+            "confidence": {"score": 1, "future_revision": "v9"},
+            "future_nested": {"x": 1}
+        },
+        "bot": "some_new_kind"
+    })
+}
+
+#[test]
+fn unknown_fields_come_out_unchanged() {
+    let api = Api::start();
+    let sent = event_from_the_future(api.newest_ms);
+    api.insert(sent.clone());
+
+    let out = api.run(&["events", "get", "evt-future"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(json(&out.stdout), sent);
+    let out = api.run(&["events", "get", "evt-future", "--compact"]);
+    assert_eq!(json(&out.stdout), sent);
+
+    let out = api.run(&["events", "search", "--format", "jsonl"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let found = lines(&out.stdout);
+    assert_eq!(found.len(), 1, "{out:?}");
+    assert_eq!(json(found[0]), sent);
+    let out = api.run(&["events", "search"]);
+    assert_eq!(json(&out.stdout), json!([sent.clone()]));
+    // --fields reaches unknown fields too.
+    let out = api.run(&[
+        "events",
+        "search",
+        "--format",
+        "csv",
+        "--fields",
+        "event_id,future_signal.level,identification.future_nested.x",
+    ]);
+    assert_eq!(
+        out.stdout,
+        "event_id,future_signal.level,identification.future_nested.x\nevt-future,high,1\n"
+    );
+
+    let dir = scratch("export-unknown");
+    let file = dir.join("events.jsonl");
+    let out = api.run(&["events", "export", "--out", path_str(&file), "--quiet"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let text = std::fs::read_to_string(&file).unwrap_or_default();
+    let exported = lines(&text);
+    assert_eq!(exported.len(), 1, "{text}");
+    assert_eq!(json(exported[0]), sent);
 }
 
 #[test]
@@ -919,6 +983,99 @@ fn unseal_opens_raw_and_base64_results_with_any_of_the_keys() {
     );
 }
 
+#[test]
+fn unseal_prints_every_field_and_takes_keys_from_the_environment() {
+    let dir = scratch("unseal-env");
+    let key_text = "p2PA7MGy5tx56cnyJaFZMr96BCFwZeHjZV2EqMvTq53=";
+    let other_text = "a2PA7MGy5tx56cnyJaFZMr96BCFwZeHjZV2EqMvTq50=";
+    let key = DecryptionKey::from_base64(key_text).unwrap_or_else(|e| panic!("{e}"));
+    let seal_to = |name: &str, payload: &[u8]| {
+        let sealed_bytes = sealed::seal(payload, &key).unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.join(name);
+        std::fs::write(&path, base64_encode(&sealed_bytes)).unwrap_or_else(|e| panic!("{e}"));
+        path
+    };
+    let event = event_from_the_future(1_708_102_555_327);
+    let sealed_event = seal_to("event.b64", event.to_string().as_bytes());
+
+    // Keys from the environment, after those given with --key.
+    let unseal = |keys: &[(&str, &str)], args: &[&str]| {
+        let mut c = command();
+        for (var, value) in keys {
+            c.env(var, value);
+        }
+        run_in(c, args)
+    };
+    let both = [("UNSEAL_OLD", other_text), ("UNSEAL_NEW", key_text)];
+    let out = unseal(
+        &both,
+        &[
+            "unseal",
+            "--key-env",
+            "UNSEAL_OLD",
+            "--key-env",
+            "UNSEAL_NEW",
+            path_str(&sealed_event),
+        ],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(json(&out.stdout), event, "every field, as sealed");
+    assert!(out.stdout.lines().count() > 5, "indented: {out:?}");
+    let out = unseal(
+        &both,
+        &[
+            "unseal",
+            "--key",
+            other_text,
+            "--key-env",
+            "UNSEAL_NEW",
+            "--compact",
+            path_str(&sealed_event),
+        ],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.stdout.lines().count(), 1);
+    assert_eq!(json(&out.stdout), event);
+
+    // A key variable that is unset, empty or not a key: usage, key unseen.
+    let path = path_str(&sealed_event);
+    let out = unseal(&[], &["unseal", "--key-env", "UNSEAL_UNSET", path]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("UNSEAL_UNSET is not set"), "{out:?}");
+    assert_one_error_line(&out);
+    let out = unseal(
+        &[("UNSEAL_EMPTY", "")],
+        &["unseal", "--key-env", "UNSEAL_EMPTY", path],
+    );
+    assert_eq!(out.code, 2, "{out:?}");
+    let out = unseal(
+        &[("UNSEAL_BAD", "not-a-key!")],
+        &["unseal", "--key-env", "UNSEAL_BAD", path],
+    );
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("--key-env UNSEAL_BAD"), "{out:?}");
+    assert!(!out.stderr.contains("not-a-key!"), "{out:?}");
+    assert_one_error_line(&out);
+    // Neither --key nor --key-env.
+    let out = run(&["unseal", path]);
+    assert_eq!(out.code, 2, "{out:?}");
+
+    // Opened, but not an event: refused as before.
+    for (name, payload, why) in [
+        ("text.b64", &b"not json"[..], "not valid JSON"),
+        ("array.b64", b"[1,2]", "not a v4 event"),
+        ("latin1.b64", b"{\"a\":\"\xe9\"}", "not UTF-8"),
+    ] {
+        let path = seal_to(name, payload);
+        let out = run(&["unseal", "--key", key_text, path_str(&path)]);
+        assert_eq!(out.code, 1, "{name}: {out:?}");
+        assert!(out.stderr.contains("cannot unseal"), "{out:?}");
+        assert!(out.stderr.contains(why), "{name}: {out:?}");
+        assert!(out.stdout.is_empty(), "{out:?}");
+        assert_one_error_line(&out);
+    }
+}
+
 fn base64_encode(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
@@ -1022,6 +1179,19 @@ fn mock_serve_runs_until_interrupted() {
         path_str(&dir.join("missing.jsonl")),
     ]);
     assert_eq!(out.code, 2, "{out:?}");
+
+    // A line that is not an event: nothing is served, and the line is named.
+    let bad = dir.join("bad.jsonl");
+    let text = format!(
+        "{}\n\n{{\"event_id\":\"no-time\"}}\n",
+        event(0, now, "seeded")
+    );
+    std::fs::write(&bad, text).unwrap_or_else(|e| panic!("{e}"));
+    let out = run(&["mock", "serve", "--seed", path_str(&bad)]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(out.stderr.contains("bad.jsonl:3: "), "{out:?}");
+    assert!(out.stdout.is_empty(), "no URL announced: {out:?}");
+    assert_one_error_line(&out);
 }
 
 // ---------------------------------------------------------------- errors
@@ -1107,9 +1277,10 @@ fn server_errors_are_retried_then_exit_4() {
     assert!(out.stderr.contains("too_many_requests"), "{out:?}");
 }
 
-/// A small HTTP server answering every connection with `response`, after
-/// holding it for `stall`; the request heads it got come out of the channel.
-fn raw_server(response: &'static str, stall: Duration) -> (String, mpsc::Receiver<String>) {
+/// A small HTTP server that reads each request head, sends it down the
+/// channel, then holds the connection for `stall` and closes it without an
+/// answer.
+fn stalling_server(stall: Duration) -> (String, mpsc::Receiver<String>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
     let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
     let (heads, received) = mpsc::channel();
@@ -1126,7 +1297,6 @@ fn raw_server(response: &'static str, stall: Duration) -> (String, mpsc::Receive
             }
             let _ = heads.send(String::from_utf8_lossy(&request).into_owned());
             std::thread::sleep(stall);
-            let _ = stream.write_all(response.as_bytes());
         }
     });
     (format!("http://{addr}/v4"), received)
@@ -1134,36 +1304,53 @@ fn raw_server(response: &'static str, stall: Duration) -> (String, mpsc::Receive
 
 #[test]
 fn wrong_region_names_the_regions_to_try() {
-    const BODY: &str = r#"{"error":{"code":"wrong_region","message":"wrong region"}}"#;
-    const RESPONSE: &str = "HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\ncontent-length: 58\r\nconnection: close\r\n\r\n{\"error\":{\"code\":\"wrong_region\",\"message\":\"wrong region\"}}";
-    assert_eq!(BODY.len(), 58);
-    let (url, heads) = raw_server(RESPONSE, Duration::ZERO);
-    let out = run(&[
-        "--base-url",
-        &url,
-        "--api-key",
-        SECRET_KEY,
-        "events",
-        "get",
-        "x",
-    ]);
+    let api = Api::with_events(1, 1);
+    api.fake.fail_next(
+        1,
+        Fault::Api {
+            status: 403,
+            code: "wrong_region".into(),
+            message: "wrong region".into(),
+        },
+    );
+    let out = api.run(&["events", "get", "evt-00000"]);
     assert_eq!(out.code, 3, "{out:?}");
-    assert!(out.stderr.contains("wrong_region: wrong region"), "{out:?}");
+    assert!(
+        out.stderr.contains("HTTP 403: wrong_region: wrong region"),
+        "{out:?}"
+    );
     assert!(
         out.stderr
             .contains("try --region global or --region eu or --region ap without --base-url"),
         "{out:?}"
     );
+    // The CLI's hint, not the SDK's (worded for code).
+    assert!(!out.stderr.contains("Region::"), "{out:?}");
     assert_one_error_line(&out);
 
-    // What the command sent: compressed answers welcome, the CLI named.
-    let head = heads
-        .recv_timeout(Duration::from_secs(5))
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    assert!(head.starts_with("get /v4/events/x?"), "{head}");
-    assert!(head.contains("accept-encoding: gzip"), "{head}");
-    assert!(head.contains("fingerprint-cli/"), "{head}");
+    // Other API errors keep their documented exit codes.
+    for (status, code, exit) in [
+        (403, "feature_not_enabled", 3),
+        (400, "request_cannot_be_parsed", 1),
+        (404, "some_future_code", 1),
+    ] {
+        api.fake.fail_next(
+            1,
+            Fault::Api {
+                status,
+                code: code.into(),
+                message: "injected".into(),
+            },
+        );
+        let out = api.run(&["events", "get", "evt-00000"]);
+        assert_eq!(out.code, exit, "{code}: {out:?}");
+        assert!(
+            out.stderr
+                .contains(&format!("HTTP {status}: {code}: injected")),
+            "{out:?}"
+        );
+        assert_one_error_line(&out);
+    }
 }
 
 #[test]
@@ -1186,9 +1373,12 @@ fn network_failures_and_timeouts_exit_4() {
     ]);
     assert_eq!(out.code, 4, "{out:?}");
     assert!(out.stderr.contains("could not connect"), "{out:?}");
+    // The SDK's operation name is not repeated after the CLI's context.
+    assert!(out.stderr.starts_with("error: get event x: "), "{out:?}");
+    assert!(!out.stderr.contains("get_event:"), "{out:?}");
     assert_one_error_line(&out);
 
-    let (stalled, _heads) = raw_server("", Duration::from_secs(3));
+    let (stalled, heads) = stalling_server(Duration::from_secs(3));
     let out = run(&[
         "--base-url",
         &stalled,
@@ -1202,4 +1392,14 @@ fn network_failures_and_timeouts_exit_4() {
     ]);
     assert_eq!(out.code, 4, "{out:?}");
     assert!(out.stderr.contains("timeout"), "{out:?}");
+    assert_one_error_line(&out);
+
+    // What the command sent: compressed answers welcome, the CLI named.
+    let head = heads
+        .recv_timeout(Duration::from_secs(5))
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    assert!(head.starts_with("get /v4/events/x?"), "{head}");
+    assert!(head.contains("accept-encoding: gzip"), "{head}");
+    assert!(head.contains("fingerprint-cli/"), "{head}");
 }
