@@ -1000,9 +1000,11 @@ mod postprocess {
                 );
                 added.push(parse_quote! {
                     #[doc = #doc]
-                    pub async fn send(self) -> ::std::result::Result<ResponseValue<#ok_type>, crate::Error> {
+                    pub fn send(self) -> impl ::std::future::Future<
+                        Output = ::std::result::Result<ResponseValue<#ok_type>, crate::Error>,
+                    > {
                         let client = self.client;
-                        crate::call::run(client, #operation_id, self.send_raw()).await
+                        crate::call::run(client, #operation_id, self.send_raw())
                     }
                 });
                 // The same request with the body kept as JSON: nothing the
@@ -1023,9 +1025,11 @@ mod postprocess {
                     added.push(syn::ImplItem::Fn(json));
                     added.push(parse_quote! {
                         #[doc = #json_doc]
-                        pub async fn send_json(self) -> ::std::result::Result<ResponseValue<::serde_json::Value>, crate::Error> {
+                        pub fn send_json(self) -> impl ::std::future::Future<
+                            Output = ::std::result::Result<ResponseValue<::serde_json::Value>, crate::Error>,
+                        > {
                             let client = self.client;
-                            crate::call::run(client, #operation_id, self.send_json_raw()).await
+                            crate::call::run(client, #operation_id, self.send_json_raw())
                         }
                     });
                 }

@@ -56,24 +56,45 @@ pub(crate) fn record_response(status: StatusCode, headers: &HeaderMap) {
 
 /// Runs one operation (`send_raw` of a generated builder) and converts its
 /// outcome.
-pub(crate) async fn run<C: ClientInfo<crate::client::Inner>, T, E>(
+///
+/// Not an `async fn`: the request future of an operation is several KB,
+/// and an `async fn` taking it as an argument would hold it twice (the
+/// argument, and the copy being polled), making every future above it
+/// (`send()` and the caller's) as large, and copied as such on each call.
+/// Boxed here once, it is allocated once and never moved again.
+pub(crate) fn run<C: ClientInfo<crate::client::Inner>, T, E>(
     client: &C,
     operation: &'static str,
     call: impl Future<Output = Result<ResponseValue<T>, progenitor_client::Error<E>>>,
-) -> Result<ResponseValue<T>, Error> {
-    let report = Arc::new(Mutex::new(Report::default()));
+) -> impl Future<Output = Result<ResponseValue<T>, Error>> {
     let limit = client.inner().settings().operation_timeout;
-    let outcome = tokio::time::timeout(limit, REPORT.scope(report.clone(), call)).await;
-    let report = std::mem::take(&mut *report.lock().unwrap_or_else(PoisonError::into_inner));
-    match outcome {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(error)) => Err(convert(operation, error, report).await),
-        Err(_elapsed) => Err(Error::Timeout {
-            operation,
-            limit,
-            attempts: report.attempts,
-            last_status: report.status,
-        }),
+    let call = Box::pin(call);
+    async move {
+        // The outcome holds the success value (an `Event` is several KB). It
+        // lives in this inner block only, so that it is gone before the
+        // `.await` of the error path: a local that outlived it would be kept
+        // in this future's state, making every call's future that large.
+        let (error, report) = {
+            let report = Arc::new(Mutex::new(Report::default()));
+            let outcome = tokio::time::timeout(limit, REPORT.scope(report.clone(), call)).await;
+            let report =
+                std::mem::take(&mut *report.lock().unwrap_or_else(PoisonError::into_inner));
+            match outcome {
+                Ok(Ok(value)) => return Ok(value),
+                Ok(Err(error)) => (error, report),
+                Err(_elapsed) => {
+                    return Err(Error::Timeout {
+                        operation,
+                        limit,
+                        attempts: report.attempts,
+                        last_status: report.status,
+                    });
+                }
+            }
+        };
+        // Boxed: the error path is rare, and its future (it may read a
+        // body) would otherwise add most of a KB to every call's future.
+        Err(Box::pin(convert(operation, error, report)).await)
     }
 }
 
@@ -168,4 +189,27 @@ async fn read_limited(mut response: reqwest::Response) -> reqwest::Result<Vec<u8
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    /// The future of a call is kept small: a few KB here (the unpolled
+    /// request future, or an `Event` held across an `.await`) are copied on
+    /// every call and grow every future that awaits it.
+    #[test]
+    fn call_futures_stay_small() {
+        let client = crate::Client::builder("k")
+            .base_url("http://127.0.0.1:9/v4")
+            .build()
+            .expect("client");
+        let send = client.get_event().event_id("x").send();
+        let size = std::mem::size_of_val(&send);
+        assert!(
+            size < 1024,
+            "the future of get_event().send() is {size} bytes (an Event is {})",
+            std::mem::size_of::<crate::types::Event>()
+        );
+        let search = client.search_events().limit(10).send();
+        assert!(std::mem::size_of_val(&search) < 1024);
+    }
 }

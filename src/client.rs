@@ -565,14 +565,23 @@ fn transport_decision(
 }
 
 /// Reads the whole body and gives back an equivalent response holding it.
+/// The rebuilt response keeps the request's URL: without one, reqwest
+/// parses a placeholder URL (through IDNA) on every call.
 async fn buffer(
     mut response: reqwest::Response,
 ) -> reqwest::Result<(reqwest::Response, bytes::Bytes)> {
+    use reqwest::ResponseBuilderExt;
     let status = response.status();
     let version = response.version();
+    let url = response.url().clone();
     let headers = std::mem::take(response.headers_mut());
     let bytes = response.bytes().await?;
-    let mut rebuilt = http::Response::new(reqwest::Body::from(bytes.clone()));
+    let body = || reqwest::Body::from(bytes.clone());
+    // Setting only a URL cannot fail; if it ever did, only the URL is lost.
+    let mut rebuilt = http::Response::builder()
+        .url(url)
+        .body(body())
+        .unwrap_or_else(|_| http::Response::new(body()));
     *rebuilt.status_mut() = status;
     *rebuilt.version_mut() = version;
     *rebuilt.headers_mut() = headers;
