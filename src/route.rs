@@ -23,34 +23,37 @@ pub(crate) fn check_path(route: &Route, base_path: &str, path: &str) -> Result<(
     let rest = path
         .strip_prefix(base_path.trim_end_matches('/'))
         .unwrap_or("");
-    let actual: Vec<&str> = rest.split('/').skip(1).collect();
-    let expected: Vec<&str> = route.template.split('/').skip(1).collect();
-    let params: Vec<&str> = expected
-        .iter()
-        .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-        .collect();
     let refuse = |which: &str| {
         Err(format!(
             "{which} must not be empty, \".\" or \"..\" (operation {}, path {})",
             route.operation_id, route.template
         ))
     };
-    if actual.len() != expected.len() {
-        return refuse(&describe(&params));
-    }
-    for (want, got) in expected.iter().zip(&actual) {
-        match want.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-            Some(param) if got.is_empty() => return refuse(param),
-            Some(_) => {}
-            None if want != got => return refuse(&describe(&params)),
-            None => {}
+    let param = |segment: &'static str| segment.strip_prefix('{').and_then(|s| s.strip_suffix('}'));
+    // Segment by segment, without allocating: this runs on every call.
+    let mut actual = rest.split('/').skip(1);
+    for want in route.template.split('/').skip(1) {
+        match (param(want), actual.next()) {
+            (Some(name), Some("")) => return refuse(name),
+            (Some(_), Some(_)) => {}
+            (None, Some(got)) if got == want => {}
+            _ => return refuse(&describe(route)),
         }
     }
-    Ok(())
+    match actual.next() {
+        None => Ok(()),
+        Some(_) => refuse(&describe(route)),
+    }
 }
 
-fn describe(params: &[&str]) -> String {
-    match params {
+/// Names the parameters of `route`'s path, for an error about its shape.
+fn describe(route: &Route) -> String {
+    let params: Vec<&str> = route
+        .template
+        .split('/')
+        .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+        .collect();
+    match params.as_slice() {
         [] => "the path".to_owned(),
         [one] => (*one).to_owned(),
         many => format!("each of {}", many.join(", ")),
