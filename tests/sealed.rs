@@ -24,6 +24,8 @@ use serde_json::Value;
 #[allow(dead_code)]
 #[path = "../examples/unseal.rs"]
 mod unseal_example;
+#[path = "common/fixtures.rs"]
+mod fixtures;
 
 // ---------------------------------------------------------------------------------------------
 // Allocation meter: counts the bytes held by the current thread, to show that a decompression
@@ -155,49 +157,11 @@ fn deflate(data: &[u8]) -> Vec<u8> {
     enc.finish().expect("compress")
 }
 
-/// Compares two JSON values field by field. `Null`, `{}` and `[]` on one side count as the field
-/// being absent on the other (the generated types may omit or add empty defaults). Returns the
-/// differing paths.
-fn json_differences(got: &Value, expected: &Value, path: &str, out: &mut Vec<String>) {
-    fn is_empty(v: &Value) -> bool {
-        match v {
-            Value::Null => true,
-            Value::Object(m) => m.is_empty(),
-            Value::Array(a) => a.is_empty(),
-            _ => false,
-        }
-    }
-    match (got, expected) {
-        (Value::Object(g), Value::Object(e)) => {
-            for (k, gv) in g {
-                match e.get(k) {
-                    Some(ev) => json_differences(gv, ev, &format!("{path}.{k}"), out),
-                    None if is_empty(gv) => {}
-                    None => out.push(format!("{path}.{k}: only in the parsed event")),
-                }
-            }
-            for (k, ev) in e {
-                if !g.contains_key(k) && !is_empty(ev) {
-                    out.push(format!("{path}.{k}: missing from the parsed event"));
-                }
-            }
-        }
-        (Value::Array(g), Value::Array(e)) if g.len() == e.len() => {
-            for (i, (gv, ev)) in g.iter().zip(e).enumerate() {
-                json_differences(gv, ev, &format!("{path}[{i}]"), out);
-            }
-        }
-        (Value::Number(g), Value::Number(e)) if g.as_f64() == e.as_f64() => {}
-        (g, e) if g == e => {}
-        (g, e) => out.push(format!("{path}: {g} != {e}")),
-    }
-}
-
 /// Asserts that the event, serialized back, is the expected JSON exactly (modulo empty fields).
 fn assert_same_event(event: &impl serde::Serialize, expected: &Value) {
     let got = serde_json::to_value(event).expect("event serializes");
     let mut diffs = Vec::new();
-    json_differences(&got, expected, "", &mut diffs);
+    fixtures::loose_differences(&got, expected, "", &mut diffs);
     assert!(diffs.is_empty(), "event differs from fixture: {diffs:#?}");
 }
 
@@ -213,7 +177,7 @@ fn assert_event_subset(event: &impl serde::Serialize, expected: &Value, what: &s
         "{what}: identification.visitor_id"
     );
     let mut diffs = Vec::new();
-    json_differences(&got, expected, "", &mut diffs);
+    fixtures::loose_differences(&got, expected, "", &mut diffs);
     let (dropped, wrong): (Vec<_>, Vec<_>) = diffs
         .into_iter()
         .partition(|d| d.ends_with("missing from the parsed event"));
@@ -619,7 +583,7 @@ fn example_unseal_prints_the_event() {
     let key_list = format!("{unrelated}, {}\n", keys.primary_b64);
     let json = unseal_example::unseal_to_json(&text, &key_list).unwrap();
     let mut diffs = Vec::new();
-    json_differences(
+    fixtures::loose_differences(
         &serde_json::from_str(&json).unwrap(),
         &fixture_json("event.json"),
         "",

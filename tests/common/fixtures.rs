@@ -291,3 +291,42 @@ pub fn describe(differences: &[Difference]) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// Compares two JSON values loosely, for events that went through the
+/// generated types: `null`, `{}` and `[]` on one side count as the field
+/// being absent on the other, and numbers compare by value (`8` and `8.0`
+/// are equal). Appends each differing path to `out`.
+pub fn loose_differences(got: &Value, expected: &Value, path: &str, out: &mut Vec<String>) {
+    fn is_empty(v: &Value) -> bool {
+        match v {
+            Value::Null => true,
+            Value::Object(m) => m.is_empty(),
+            Value::Array(a) => a.is_empty(),
+            _ => false,
+        }
+    }
+    match (got, expected) {
+        (Value::Object(g), Value::Object(e)) => {
+            for (k, gv) in g {
+                match e.get(k) {
+                    Some(ev) => loose_differences(gv, ev, &format!("{path}.{k}"), out),
+                    None if is_empty(gv) => {}
+                    None => out.push(format!("{path}.{k}: only in the parsed event")),
+                }
+            }
+            for (k, ev) in e {
+                if !g.contains_key(k) && !is_empty(ev) {
+                    out.push(format!("{path}.{k}: missing from the parsed event"));
+                }
+            }
+        }
+        (Value::Array(g), Value::Array(e)) if g.len() == e.len() => {
+            for (i, (gv, ev)) in g.iter().zip(e).enumerate() {
+                loose_differences(gv, ev, &format!("{path}[{i}]"), out);
+            }
+        }
+        (Value::Number(g), Value::Number(e)) if g.as_f64() == e.as_f64() => {}
+        (g, e) if g == e => {}
+        (g, e) => out.push(format!("{path}: {g} != {e}")),
+    }
+}
