@@ -21,11 +21,11 @@ use fingerprint_server_sdk::sealed::{
 use proptest::prelude::*;
 use serde_json::Value;
 
+#[path = "common/fixtures.rs"]
+mod fixtures;
 #[allow(dead_code)]
 #[path = "../examples/unseal.rs"]
 mod unseal_example;
-#[path = "common/fixtures.rs"]
-mod fixtures;
 
 // ---------------------------------------------------------------------------------------------
 // Allocation meter: counts the bytes held by the current thread, to show that a decompression

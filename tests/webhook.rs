@@ -12,11 +12,11 @@ use fingerprint_server_sdk::webhook::{self, MalformedReason, SIGNATURE_HEADER, W
 use proptest::prelude::*;
 use serde_json::Value;
 
+#[path = "common/fixtures.rs"]
+mod fixtures;
 #[allow(dead_code)]
 #[path = "../examples/webhook_receiver.rs"]
 mod receiver;
-#[path = "common/fixtures.rs"]
-mod fixtures;
 
 fn fixture(name: &str) -> Vec<u8> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
