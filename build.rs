@@ -110,7 +110,7 @@ mod docs {
 
     use super::BuildResult;
 
-    #[derive(serde::Deserialize, Default)]
+    #[derive(serde::Deserialize)]
     #[serde(deny_unknown_fields)]
     pub struct Docs {
         #[serde(default)]

@@ -5,11 +5,10 @@
 
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use progenitor_client::ClientInfo;
 use reqwest::StatusCode;
-use reqwest::header::HeaderMap;
 
 use crate::{ApiError, Error, ResponseValue};
 
@@ -23,7 +22,6 @@ struct Report {
     /// The status of the current attempt's response (`None` until its
     /// headers arrive): a transport error of this attempt reports this one.
     attempt_status: Option<StatusCode>,
-    retry_after: Option<Duration>,
 }
 
 tokio::task_local! {
@@ -46,11 +44,10 @@ pub(crate) fn record_attempt(attempt: u32) {
 }
 
 /// Called by the request loop when an attempt got a response.
-pub(crate) fn record_response(status: StatusCode, headers: &HeaderMap) {
+pub(crate) fn record_response(status: StatusCode) {
     with_report(|r| {
         r.status = Some(status);
         r.attempt_status = Some(status);
-        r.retry_after = crate::retry::retry_after(headers, SystemTime::now());
     });
 }
 
@@ -124,27 +121,16 @@ async fn convert<E>(
             attempts: report.attempts.max(1),
             source: source.without_url(),
         },
-        P::InvalidResponsePayload(bytes, source) => {
-            let status = report.attempt_status;
-            let body = String::from_utf8_lossy(&bytes).into_owned();
-            match status {
-                Some(status) if !status.is_success() => Error::Api {
-                    operation,
-                    status,
-                    error: ApiError::from_body(&bytes),
-                    body,
-                    retry_after: report.retry_after,
-                    attempts: report.attempts.max(1),
-                },
-                _ => Error::Decode {
-                    operation,
-                    status,
-                    body,
-                    source,
-                    attempts: report.attempts.max(1),
-                },
-            }
-        }
+        // Only a success status is decoded by the generated code (build.rs
+        // leaves the error responses out), so this is always a success
+        // status with a body that does not fit.
+        P::InvalidResponsePayload(bytes, source) => Error::Decode {
+            operation,
+            status: report.attempt_status,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+            source,
+            attempts: report.attempts.max(1),
+        },
         // With the error responses left out of the generated code (see
         // build.rs), every error status arrives here, whole.
         P::ErrorResponse(value) => Error::Api {

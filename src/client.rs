@@ -417,7 +417,7 @@ pub(crate) async fn send_with_retries<C: ClientInfo<Inner>>(
     let policy = &settings.retry;
     let operation = info.operation_id;
     let method = request.method().clone();
-    let idempotent = method != reqwest::Method::POST;
+    let idempotent = retry::is_idempotent(&method);
     let started = Instant::now();
     let mut waited = Duration::ZERO;
     let mut attempt = 0u32;
@@ -442,13 +442,16 @@ pub(crate) async fn send_with_retries<C: ClientInfo<Inner>>(
         let sent = Instant::now();
         let result = client.client().execute(request).await;
         match &result {
-            Ok(response) => tracing::debug!(
-                operation,
-                attempt,
-                status = response.status().as_u16(),
-                elapsed_ms = sent.elapsed().as_millis() as u64,
-                "fingerprint-server-sdk: response"
-            ),
+            Ok(response) => {
+                call::record_response(response.status());
+                tracing::debug!(
+                    operation,
+                    attempt,
+                    status = response.status().as_u16(),
+                    elapsed_ms = sent.elapsed().as_millis() as u64,
+                    "fingerprint-server-sdk: response"
+                );
+            }
             Err(e) => tracing::debug!(
                 operation,
                 attempt,
@@ -458,15 +461,11 @@ pub(crate) async fn send_with_retries<C: ClientInfo<Inner>>(
             ),
         }
         let Some(spare) = spare else {
-            if let Ok(response) = &result {
-                call::record_response(response.status(), response.headers());
-            }
             return result;
         };
         let (result, decision) = match result {
             Ok(response) => {
                 let status = response.status();
-                call::record_response(status, response.headers());
                 if status.is_success() && !idempotent {
                     return Ok(response);
                 }
@@ -514,7 +513,9 @@ pub(crate) async fn send_with_retries<C: ClientInfo<Inner>>(
             Decision::Stop => return result,
             // A wait that would outlast the operation timeout only turns a
             // useful answer (a 429 with its Retry-After) into a bare timeout.
-            Decision::Retry(wait) if started.elapsed() + wait >= settings.operation_timeout => {
+            Decision::Retry(wait)
+                if started.elapsed().saturating_add(wait) >= settings.operation_timeout =>
+            {
                 tracing::debug!(
                     operation,
                     attempt,

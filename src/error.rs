@@ -339,12 +339,14 @@ pub(crate) fn describe_transport(e: &reqwest::Error) -> String {
     } else {
         "request failed"
     };
-    let mut detail = String::new();
-    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(e);
+    // The innermost cause says the most (e.g. "Connection refused").
+    let mut innermost: Option<&dyn std::error::Error> = None;
+    let mut source = std::error::Error::source(e);
     while let Some(s) = source {
-        detail = s.to_string();
+        innermost = Some(s);
         source = s.source();
     }
+    let detail = innermost.map(ToString::to_string).unwrap_or_default();
     if detail.is_empty() {
         what.to_owned()
     } else {

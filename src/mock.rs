@@ -39,6 +39,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
+use serde::Deserialize as _;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -159,14 +160,15 @@ impl FakeApi {
     }
 
     /// A client pointed at the fake, with its key and default settings.
+    ///
+    /// # Panics
+    ///
+    /// Only if reqwest cannot build a plain HTTP client at all: the URL is
+    /// one the fake formats itself and the key is non-empty.
     pub fn client(&self) -> Client {
-        // The URL is one the fake formats itself and the key is non-empty,
-        // so building cannot fail; fall back to a plain client if it ever
-        // does rather than panic.
-        match self.client_builder().build() {
-            Ok(client) => client,
-            Err(e) => unreachable_client(e),
-        }
+        self.client_builder()
+            .build()
+            .unwrap_or_else(|e| panic!("the fake API's client could not be built: {e}"))
     }
 
     /// Stores an event (replacing one with the same `event_id`).
@@ -191,7 +193,7 @@ impl FakeApi {
         let checked = events
             .into_iter()
             .map(|event| {
-                serde_json::from_value::<types::Event>(event.clone())
+                types::Event::deserialize(&event)
                     .map_err(|e| InsertError(format!("not an Event: {e}")))?;
                 let id = event_id(&event)
                     .ok_or_else(|| InsertError("no event_id".into()))?
@@ -208,7 +210,7 @@ impl FakeApi {
     pub fn event(&self, event_id: &str) -> Option<types::Event> {
         let state = self.lock();
         let found = state.events.get(event_id)?;
-        serde_json::from_value(found.clone()).ok()
+        types::Event::deserialize(found).ok()
     }
 
     /// How many events are stored.
@@ -235,12 +237,6 @@ impl FakeApi {
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
-}
-
-#[cold]
-fn unreachable_client(e: crate::Error) -> Client {
-    // Only reachable if reqwest cannot build a plain HTTP client at all.
-    panic!("the fake API's client could not be built: {e}")
 }
 
 impl Drop for FakeApi {
@@ -569,6 +565,8 @@ fn search(state: &State, query: &str) -> Answer {
         Some(_) => return bad_request("suspect must be true or false"),
     };
     let bot = get("bot");
+    let wanted_visitor = get("visitor_id");
+    let wanted_linked = get("linked_id");
     if bot.is_some_and(|b| !matches!(b, "all" | "good" | "bad" | "none")) {
         return bad_request("bot must be all, good, bad or none");
     }
@@ -580,9 +578,9 @@ fn search(state: &State, query: &str) -> Answer {
             let ts = timestamp(e);
             ts >= start && ts <= end
         })
-        .filter(|e| get("visitor_id").is_none_or(|v| visitor_id(e) == Some(v)))
+        .filter(|e| wanted_visitor.is_none_or(|v| visitor_id(e) == Some(v)))
         .filter(|e| {
-            get("linked_id").is_none_or(|v| e.get("linked_id").and_then(Value::as_str) == Some(v))
+            wanted_linked.is_none_or(|v| e.get("linked_id").and_then(Value::as_str) == Some(v))
         })
         .filter(|e| {
             suspect.is_none_or(|want| {

@@ -140,10 +140,7 @@ pub(crate) fn decide(
     if attempt >= policy.max_attempts {
         return Decision::Stop;
     }
-    let idempotent = matches!(
-        *method,
-        Method::GET | Method::PATCH | Method::DELETE | Method::HEAD | Method::PUT
-    );
+    let idempotent = is_idempotent(method);
     let mut server_wait = None;
     let retryable = match outcome {
         Outcome::Response {
@@ -168,10 +165,19 @@ pub(crate) fn decide(
         Some(wait) => wait.min(policy.max_backoff),
         None => backoff(policy, attempt, jitter),
     };
-    if waited + wait > policy.max_total_wait {
+    if waited.saturating_add(wait) > policy.max_total_wait {
         return Decision::Stop;
     }
     Decision::Retry(wait)
+}
+
+/// Whether a request with `method` may be sent again after a failure that
+/// may have reached the server.
+pub(crate) fn is_idempotent(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::PATCH | Method::DELETE | Method::HEAD | Method::PUT
+    )
 }
 
 /// Full jitter: a random wait in `[0, min(max, initial * 2^(attempt-1)))`.

@@ -76,11 +76,8 @@ impl DecryptionKey {
     ///
     /// [`KeyError::WrongLength`] when `bytes` is not 32 bytes long.
     pub fn aes256gcm(bytes: &[u8]) -> Result<Self, KeyError> {
-        if bytes.len() != KEY_LEN {
-            return Err(KeyError::WrongLength { len: bytes.len() });
-        }
-        Aes256Gcm::new_from_slice(bytes)
-            .map(|cipher| Self { cipher })
+        <[u8; KEY_LEN]>::try_from(bytes)
+            .map(Self::from)
             .map_err(|_| KeyError::WrongLength { len: bytes.len() })
     }
 

@@ -7,11 +7,7 @@ use std::fmt::Write;
 
 use serde_json::{Map, Value};
 
-use crate::convert::escape;
-
-const METHODS: &[&str] = &[
-    "get", "put", "post", "delete", "options", "head", "patch", "trace",
-];
+use crate::convert::{HTTP_METHODS, escape};
 
 /// How many "other" pointers to list by name.
 const OTHER_EXAMPLES: usize = 15;
@@ -118,11 +114,11 @@ fn diff_sets<T: Ord + Clone>(old: &BTreeSet<T>, new: &BTreeSet<T>) -> (Vec<T>, V
 }
 
 /// Operations as `METHOD path` → operationId.
-fn operations(doc: &Value) -> BTreeMap<(String, String), String> {
+pub(crate) fn operations(doc: &Value) -> BTreeMap<(String, String), String> {
     let mut out = BTreeMap::new();
     if let Some(paths) = obj(doc, "paths") {
         for (p, item) in paths {
-            for m in METHODS {
+            for m in HTTP_METHODS {
                 if let Some(op) = item.get(*m) {
                     let id = op
                         .get("operationId")

@@ -21,27 +21,6 @@ pub fn escape(seg: &str) -> String {
     seg.replace('~', "~0").replace('/', "~1")
 }
 
-fn unescape(seg: &str) -> String {
-    seg.replace("~1", "/").replace("~0", "~")
-}
-
-/// Follows a JSON pointer (`""` is the whole document).
-pub fn pointer<'v>(doc: &'v Value, ptr: &str) -> Option<&'v Value> {
-    if ptr.is_empty() {
-        return Some(doc);
-    }
-    let mut cur = doc;
-    for seg in ptr.strip_prefix('/')?.split('/') {
-        let seg = unescape(seg);
-        cur = match cur {
-            Value::Object(m) => m.get(&seg)?,
-            Value::Array(a) => a.get(seg.parse::<usize>().ok()?)?,
-            _ => return None,
-        };
-    }
-    Some(cur)
-}
-
 /// Minimal percent-decoding for `$ref` fragments (`%7B` → `{`).
 fn percent_decode(s: &str) -> String {
     fn hex(b: u8) -> Option<u8> {
@@ -108,7 +87,7 @@ const SCHEMA_PROSE: &[&str] = &[
     "xml",
 ];
 
-const HTTP_METHODS: &[&str] = &[
+pub(crate) const HTTP_METHODS: &[&str] = &[
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
 ];
 
@@ -270,7 +249,7 @@ impl Converter<'_, '_> {
             ));
         }
         let doc = self.load(&file, ctx)?;
-        let node = pointer(&doc, &frag).ok_or_else(|| {
+        let node = doc.pointer(&frag).ok_or_else(|| {
             self.err(
                 ctx,
                 format!(
@@ -971,7 +950,8 @@ impl Converter<'_, '_> {
     fn const_with_ref(&mut self, reference: &str, konst: &Value, ctx: &Ctx) -> Result<Value> {
         let (file, frag) = self.target(reference, ctx)?;
         let doc = self.load(&file, ctx)?;
-        let target = pointer(&doc, &frag)
+        let target = doc
+            .pointer(&frag)
             .ok_or_else(|| self.err(ctx, format!("`$ref` target {reference} does not exist")))?;
         // Keep the referenced type as a component even if nothing else uses it.
         if file != self.entry && frag.is_empty() {
@@ -1331,7 +1311,7 @@ fn check_internal_refs(doc: &Value) -> Result<()> {
                     let frag = r.strip_prefix('#').ok_or_else(|| {
                         anyhow!("{ptr}/$ref: `{r}` is not internal after bundling")
                     })?;
-                    if pointer(doc, frag).is_none() {
+                    if doc.pointer(frag).is_none() {
                         bail!("{ptr}/$ref: `{r}` does not resolve in the bundled document");
                     }
                 }

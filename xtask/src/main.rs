@@ -358,25 +358,7 @@ fn summary(doc: &Value) -> String {
             .and_then(Value::as_object)
             .map_or(0, Map::len)
     };
-    let ops: usize = doc
-        .get("paths")
-        .and_then(Value::as_object)
-        .map_or(0, |paths| {
-            paths
-                .values()
-                .filter_map(Value::as_object)
-                .map(|item| {
-                    item.keys()
-                        .filter(|k| {
-                            [
-                                "get", "put", "post", "delete", "options", "head", "patch", "trace",
-                            ]
-                            .contains(&k.as_str())
-                        })
-                        .count()
-                })
-                .sum()
-        });
+    let ops = check::operations(doc).len();
     format!(
         "{} paths, {ops} operations, {} schemas",
         count("/paths"),
