@@ -771,14 +771,24 @@ struct VectorKeys {
     short: Vec<String>,
 }
 
+/// The vectors' keys: `None` (with a message) when the file is absent; a
+/// file of another shape fails the test rather than skipping it.
 fn vector_keys(dir: &Path) -> Option<VectorKeys> {
-    let keys: Value = serde_json::from_str(&vector_text(dir, "sealed_keys.json")?).ok()?;
-    let text = |v: &Value| v.as_str().map(str::to_owned);
-    let invalid_keys = keys["invalid_keys_b64"].as_object()?;
+    let keys: Value = serde_json::from_str(&vector_text(dir, "sealed_keys.json")?)
+        .expect("sealed_keys.json is JSON");
+    let text = |field: &str| {
+        keys[field]
+            .as_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|| panic!("sealed_keys.json has no string {field}"))
+    };
+    let invalid_keys = keys["invalid_keys_b64"]
+        .as_object()
+        .expect("sealed_keys.json has an invalid_keys_b64 object");
     Some(VectorKeys {
-        valid_as_published: text(&keys["valid_key_b64_as_in_tests"])?,
-        valid_canonical: text(&keys["valid_key_b64_canonical"])?,
-        valid_hex: text(&keys["valid_key_hex"])?,
+        valid_as_published: text("valid_key_b64_as_in_tests"),
+        valid_canonical: text("valid_key_b64_canonical"),
+        valid_hex: text("valid_key_hex"),
         invalid: invalid_keys
             .values()
             .filter_map(|v| v.as_str().map(str::to_owned))
@@ -912,6 +922,7 @@ fn vector_valid_payloads_open_to_the_expected_events() {
         );
     }
     eprintln!("checked {checked} valid sealed vectors");
+    assert!(checked > 0, "the vectors are there but none was checked");
 }
 
 #[test]
@@ -992,6 +1003,7 @@ fn vector_negative_payloads_give_the_matching_error() {
         }
     }
     eprintln!("checked {checked} negative sealed vectors");
+    assert!(checked > 0, "the vectors are there but none was checked");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -561,7 +561,8 @@ mod tests {
             "events",
             "get",
             "x",
-        ]);
+        ])
+        .expect("parses");
         let shown = format!("{cli:?}");
         assert!(!shown.contains("very_secret"), "{shown}");
     }

@@ -1231,6 +1231,8 @@ fn a_wrong_key_is_refused_with_a_hint_and_never_printed() {
     let mut with_env = command();
     with_env.env("FINGERPRINT_SECRET_API_KEY", SECRET_KEY);
     let out = run_in(with_env, &["events", "search", "--help"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(!out.stdout.is_empty(), "{out:?}");
     assert!(!out.stdout.contains(SECRET_KEY));
 
     // Nor by a successful, traced call.
