@@ -262,6 +262,30 @@ mod tests {
     }
 
     #[test]
+    fn an_enormous_retry_after_with_no_caps_does_not_overflow() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("18446744073709551615"),
+        );
+        let uncapped = RetryPolicy::standard()
+            .with_max_backoff(Duration::MAX)
+            .with_max_total_wait(Duration::MAX);
+        let decision = decide(
+            &uncapped,
+            &Method::GET,
+            "get_event",
+            status(429, &h),
+            1,
+            Duration::from_secs(5),
+            0.5,
+        );
+        // The policy allows it; the request loop then declines a wait that
+        // passes the operation timeout, without overflowing either.
+        assert_eq!(decision, Decision::Retry(Duration::from_secs(u64::MAX)));
+    }
+
+    #[test]
     fn reads_retry_after_as_http_date() {
         let mut h = HeaderMap::new();
         h.insert(
