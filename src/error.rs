@@ -1,9 +1,10 @@
-//! The one error type of the hand-written layer, and the decoded API error.
+//! The one error type of the SDK ([`Error`]), the decoded API error
+//! ([`ApiError`]) and the opaque transport error ([`TransportError`]).
 
 use std::fmt;
 use std::time::Duration;
 
-use reqwest::StatusCode;
+use http::StatusCode;
 
 use crate::types;
 
@@ -72,8 +73,8 @@ pub enum Error {
         status: Option<StatusCode>,
         /// How many attempts were made, the first included.
         attempts: u32,
-        /// The underlying HTTP client error.
-        source: reqwest::Error,
+        /// What failed, with the HTTP client's error as its source.
+        source: TransportError,
     },
     /// The whole operation (all attempts and the waits between them) took
     /// longer than the client's operation timeout.
@@ -198,6 +199,41 @@ impl Error {
         self.status() == Some(StatusCode::NOT_FOUND)
     }
 
+    /// Whether the API throttled the call (HTTP 429); see
+    /// [`retry_after`](Self::retry_after) for when to try again.
+    pub fn is_rate_limited(&self) -> bool {
+        matches!(self, Self::Api { status, .. } if *status == StatusCode::TOO_MANY_REQUESTS)
+    }
+
+    /// Whether the API, or a gateway in front of it, answered with a 5xx
+    /// status.
+    pub fn is_server_error(&self) -> bool {
+        matches!(self, Self::Api { status, .. } if status.is_server_error())
+    }
+
+    /// Whether a success response had a body that is not what the operation
+    /// returns.
+    pub fn is_decode(&self) -> bool {
+        matches!(self, Self::Decode { .. })
+    }
+
+    /// Whether the same call may succeed if made again later: throttling,
+    /// a 500, 502, 503 or 504, an event not processed yet (409
+    /// `state_not_ready`), a transport failure or a timeout. The client's
+    /// retry policy already retried such failures where it was safe; this
+    /// is for scheduling a later try. For a `POST` whose response was lost,
+    /// the server may have done the work already.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Api { status, .. } => {
+                matches!(status.as_u16(), 429 | 500 | 502 | 503 | 504)
+                    || self.code().is_some_and(|c| c.as_str() == "state_not_ready")
+            }
+            Self::Transport { .. } | Self::Timeout { .. } => true,
+            Self::Config { .. } | Self::InvalidRequest { .. } | Self::Decode { .. } => false,
+        }
+    }
+
     /// A hint for the person reading the error, when there is a likely fix.
     pub fn hint(&self) -> Option<&'static str> {
         use types::ErrorCode as C;
@@ -266,9 +302,6 @@ impl fmt::Display for Error {
                     }
                     write!(f, ")")?;
                 }
-                if let Some(hint) = self.hint() {
-                    write!(f, "; hint: {hint}")?;
-                }
                 Ok(())
             }
             Self::Decode {
@@ -298,7 +331,7 @@ impl fmt::Display for Error {
                 if let Some(status) = status {
                     write!(f, "HTTP {status}, then ")?;
                 }
-                write!(f, "{}", describe_transport(source))?;
+                write!(f, "{source}")?;
                 if *attempts > 1 {
                     write!(f, " (gave up after {attempts} attempts)")?;
                 }
@@ -323,37 +356,6 @@ impl fmt::Display for Error {
     }
 }
 
-/// A one-line description of a transport error without its URL: the URL is
-/// harmless (the key is only ever in a header) but long.
-pub(crate) fn describe_transport(e: &reqwest::Error) -> String {
-    let what = if e.is_connect() && e.is_timeout() {
-        "could not connect: connect timeout ran out"
-    } else if e.is_timeout() {
-        "attempt timed out"
-    } else if e.is_connect() {
-        "could not connect"
-    } else if e.is_body() || e.is_decode() {
-        "response body could not be read"
-    } else if e.is_redirect() {
-        "redirect refused"
-    } else {
-        "request failed"
-    };
-    // The innermost cause says the most (e.g. "Connection refused").
-    let mut innermost: Option<&dyn std::error::Error> = None;
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        innermost = Some(s);
-        source = s.source();
-    }
-    let detail = innermost.map(ToString::to_string).unwrap_or_default();
-    if detail.is_empty() {
-        what.to_owned()
-    } else {
-        format!("{what}: {detail}")
-    }
-}
-
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
@@ -361,5 +363,114 @@ impl std::error::Error for Error {
             Self::Transport { source, .. } => Some(source),
             _ => None,
         }
+    }
+}
+
+/// A request that got no whole response: the connection failed or was
+/// reset, an attempt timed out, or the body could not be read. Opaque, so
+/// that the HTTP client behind it can change without changing this type;
+/// the client's own error is its [`source`](std::error::Error::source).
+pub struct TransportError {
+    source: reqwest::Error,
+    attempt_timeout: Option<Duration>,
+}
+
+impl TransportError {
+    /// Wraps the HTTP client's error, without its URL (harmless, since the
+    /// key travels only in a header, but long). `attempt_timeout` is the
+    /// attempt timeout in force, named when it is what ran out.
+    pub(crate) fn new(source: reqwest::Error, attempt_timeout: Option<Duration>) -> Self {
+        Self {
+            source: source.without_url(),
+            attempt_timeout,
+        }
+    }
+
+    /// Whether a timeout ended the attempt (the connect timeout or the
+    /// attempt timeout).
+    pub fn is_timeout(&self) -> bool {
+        self.source.is_timeout()
+    }
+
+    /// Whether the connection could not be made (the request never reached
+    /// the server).
+    pub fn is_connect(&self) -> bool {
+        self.source.is_connect()
+    }
+
+    /// Whether the response's body could not be read whole (cut short or
+    /// malformed).
+    pub fn is_body(&self) -> bool {
+        self.source.is_body() || self.source.is_decode()
+    }
+}
+
+impl fmt::Display for TransportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        describe(&self.source, self.attempt_timeout).fmt(f)
+    }
+}
+
+/// A one-line description of the HTTP client's error `e`; the attempt
+/// timeout is named when it is what ran out.
+pub(crate) fn describe(e: &reqwest::Error, attempt_timeout: Option<Duration>) -> Described<'_> {
+    Described { e, attempt_timeout }
+}
+
+/// See [`describe`].
+pub(crate) struct Described<'a> {
+    e: &'a reqwest::Error,
+    attempt_timeout: Option<Duration>,
+}
+
+impl fmt::Display for Described<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let e = self.e;
+        if e.is_timeout() && !e.is_connect() {
+            // The inner cause would only repeat "operation timed out".
+            return match self.attempt_timeout {
+                Some(limit) => write!(f, "timed out: the attempt timeout of {limit:?} ran out"),
+                None => f.write_str("timed out: the attempt timeout ran out"),
+            };
+        }
+        let what = if e.is_connect() && e.is_timeout() {
+            "could not connect: the connect timeout ran out"
+        } else if e.is_connect() {
+            "could not connect"
+        } else if e.is_body() || e.is_decode() {
+            "the response body could not be read"
+        } else if e.is_redirect() {
+            "redirect refused"
+        } else {
+            "request failed"
+        };
+        f.write_str(what)?;
+        // The innermost cause says the most (e.g. "Connection refused").
+        let mut innermost: Option<&dyn std::error::Error> = None;
+        let mut cause = std::error::Error::source(e);
+        while let Some(c) = cause {
+            innermost = Some(c);
+            cause = c.source();
+        }
+        match innermost.map(ToString::to_string) {
+            Some(detail) if !detail.is_empty() => write!(f, ": {detail}"),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl fmt::Debug for TransportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TransportError")
+            .field("message", &self.to_string())
+            .field("is_timeout", &self.is_timeout())
+            .field("is_connect", &self.is_connect())
+            .finish()
+    }
+}
+
+impl std::error::Error for TransportError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
     }
 }

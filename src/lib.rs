@@ -1,9 +1,30 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
-/// The code progenitor generates from `openapi/fingerprint-server-api-v4.json`
-/// at build time, after the SDK's post-processing (see `build.rs`). Nothing in
-/// here is written by hand; the lints below apply to it alone.
+/// Every model of the API (`Event`, `EventSearch`, `EventUpdate`,
+/// `ErrorResponse`, `ErrorCode`, ...), generated from the OpenAPI document
+/// at build time.
+///
+/// String enums are open: a value this version does not know deserializes
+/// into the `Unrecognized(String)` variant and serializes back unchanged,
+/// and `as_str()` gives the wire value of any variant. Unknown fields are
+/// ignored.
+#[allow(
+    missing_docs,
+    clippy::all,
+    clippy::pedantic,
+    rustdoc::bare_urls,
+    rustdoc::broken_intra_doc_links,
+    rustdoc::invalid_html_tags
+)]
+pub mod types {
+    include!(concat!(env!("OUT_DIR"), "/v4_models.rs"));
+}
+
+/// The client, its request builders and the operation table, generated from
+/// `openapi/fingerprint-server-api-v4.json` at build time (see the
+/// `fingerprint-server-sdk-codegen` crate). It reaches the hand-written
+/// layer only through [`runtime`]; the lints below apply to it alone.
 #[allow(
     missing_docs,
     unused_imports,
@@ -15,43 +36,40 @@
     rustdoc::invalid_html_tags
 )]
 mod generated {
-    include!(concat!(env!("OUT_DIR"), "/v4.rs"));
+    use crate::types;
+    include!(concat!(env!("OUT_DIR"), "/v4_client.rs"));
 }
 
-mod call;
 mod client;
 mod error;
 #[cfg(feature = "mock")]
 pub mod mock;
+mod path_check;
+mod pipeline;
+mod region;
+mod response;
 mod retry;
-mod route;
+mod runtime;
 #[cfg(feature = "sealed")]
 pub mod sealed;
+pub mod search;
 mod stream;
 #[cfg(feature = "v3")]
 pub mod v3;
 #[cfg(feature = "webhook")]
 pub mod webhook;
 
-pub use client::{Client, ClientBuilder, Region};
-pub use error::{ApiError, Error};
-pub use generated::{ByteStream, ResponseValue};
-pub use retry::RetryPolicy;
+pub use client::{Client, ClientBuilder};
+pub use error::{ApiError, Error, TransportError};
+pub use region::{ParseRegionError, Region};
+pub use response::ResponseValue;
+pub use retry::{RetryBudget, RetryPolicy};
 pub use stream::{EventStream, ItemStream, PageStream};
 
-/// Every model of the API (`Event`, `EventSearch`, `EventUpdate`,
-/// `ErrorResponse`, `ErrorCode`, ...), generated from the OpenAPI document.
-///
-/// String enums are open: a value this version does not know deserializes
-/// into the `Unrecognized(String)` variant and serializes back unchanged, and
-/// `as_str()` gives the wire value of any variant. Unknown fields are ignored.
-pub mod types {
-    pub use crate::generated::types::*;
-}
-
-/// The request builders returned by the operation methods of [`Client`]
+/// The request builders the operation methods of [`Client`] return
 /// (`client.get_event()` returns a [`builder::GetEvent`], and so on). Set the
-/// parameters, then call `send()`.
+/// parameters, optionally this call's `timeout` and `retry_policy`, then
+/// call `send()`.
 pub mod builder {
     pub use crate::generated::builder::*;
 }

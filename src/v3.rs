@@ -31,13 +31,28 @@
 use std::fmt;
 use std::time::Duration;
 
-use progenitor_client::{ClientHooks, ClientInfo, OperationInfo};
-
-use crate::client::{Inner, sensitive};
+use crate::client::{V3_KEY_HEADER, sensitive};
+use crate::pipeline::Auth;
 use crate::stream::{ItemStream, PageStream};
 use crate::{Error, Region, RetryPolicy};
 
-/// The code progenitor generates from the v3 document at build time.
+/// Every v3 model (`EventsGetResponse`, `SearchEventsResponse`,
+/// `VisitorsGetResponse`, `RelatedVisitorsResponse`, ...).
+#[allow(
+    missing_docs,
+    deprecated,
+    clippy::all,
+    clippy::pedantic,
+    rustdoc::bare_urls,
+    rustdoc::broken_intra_doc_links,
+    rustdoc::invalid_html_tags
+)]
+pub mod types {
+    include!(concat!(env!("OUT_DIR"), "/v3_models.rs"));
+}
+
+/// The v3 client and request builders, generated from the v3 document at
+/// build time.
 #[allow(
     missing_docs,
     unused_imports,
@@ -50,16 +65,11 @@ use crate::{Error, Region, RetryPolicy};
     rustdoc::invalid_html_tags
 )]
 mod generated {
-    include!(concat!(env!("OUT_DIR"), "/v3.rs"));
+    use super::types;
+    include!(concat!(env!("OUT_DIR"), "/v3_client.rs"));
 }
 
 pub use generated::Client;
-
-/// Every v3 model (`EventsGetResponse`, `SearchEventsResponse`,
-/// `VisitorsGetResponse`, `RelatedVisitorsResponse`, ...).
-pub mod types {
-    pub use super::generated::types::*;
-}
 
 /// The v3 request builders returned by the operation methods of [`Client`].
 pub mod builder {
@@ -69,9 +79,9 @@ pub mod builder {
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("v3::Client")
-            .field("base_url", &self.baseurl())
+            .field("base_url", &self.baseurl)
             .field("api_key", &"<redacted>")
-            .field("settings", self.inner())
+            .field("settings", &self.inner)
             .finish()
     }
 }
@@ -92,7 +102,7 @@ impl Client {
 
     /// The base URL requests go to.
     pub fn base_url(&self) -> &str {
-        self.baseurl()
+        &self.baseurl
     }
 }
 
@@ -142,6 +152,13 @@ impl ClientBuilder {
         self
     }
 
+    /// Sends requests through this HTTP client; see
+    /// [`crate::ClientBuilder::http_client`].
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.common = self.common.http_client(client);
+        self
+    }
+
     /// Sends the key as the `api_key` query parameter instead of the
     /// `Auth-API-Key` header. Not recommended: URLs are written to logs by
     /// proxies and servers. Errors from this client never include URLs.
@@ -158,39 +175,13 @@ impl ClientBuilder {
             .base_url_override()
             .map(str::to_owned)
             .unwrap_or_else(|| self.common.region_setting().host_url().to_owned());
-        let (header, query) = if self.key_in_query {
-            // The key still needs some header slot: none is sent.
-            (None, Some(("api_key", key)))
+        let auth = if self.key_in_query {
+            Auth::Query("api_key", key)
         } else {
-            (Some(sensitive(&key)?), None)
+            Auth::Header(V3_KEY_HEADER, sensitive(&key)?)
         };
-        let auth = header.map(|value| {
-            (
-                reqwest::header::HeaderName::from_static("auth-api-key"),
-                value,
-            )
-        });
-        let (http, base, settings) = self.common.connect(&base, auth, generated::ROUTES, query)?;
-        Ok(Client::new_with_client(&base, http, settings))
-    }
-}
-
-impl ClientHooks<Inner> for Client {
-    async fn pre<E>(
-        &self,
-        request: &mut reqwest::Request,
-        info: &OperationInfo,
-    ) -> Result<(), progenitor_client::Error<E>> {
-        crate::client::prepare(self, request, info)
-            .map_err(progenitor_client::Error::InvalidRequest)
-    }
-
-    async fn exec(
-        &self,
-        request: reqwest::Request,
-        info: &OperationInfo,
-    ) -> reqwest::Result<reqwest::Response> {
-        crate::client::send_with_retries(self, request, info).await
+        let (http, base, core) = self.common.connect(&base, auth)?;
+        Ok(Client::new_with_client(&base, http, core))
     }
 }
 

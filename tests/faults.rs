@@ -34,7 +34,8 @@ fn secs(n: u64) -> Duration {
 }
 
 /// Standard retries with millisecond waits, for tests on the real clock
-/// (a `Retry-After` is capped to 5 ms too).
+/// (a server's `Retry-After` is not capped: tests that send one run on the
+/// paused clock).
 fn quick() -> RetryPolicy {
     RetryPolicy::standard()
         .with_initial_backoff(ms(1))
@@ -747,26 +748,95 @@ async fn retries_429_after_retry_after_http_date() {
         .await
         .expect("second attempt succeeds");
     let elapsed = started.elapsed();
-    assert!(elapsed >= ms(1900) && elapsed <= ms(3100), "{elapsed:?}");
+    // The wait was read against the wall clock, which kept moving while the
+    // request was made: at least what was left of it at the end.
+    let whole_seconds = chrono::DateTime::parse_from_rfc2822(&date).expect("date");
+    let left = (whole_seconds.with_timezone(&chrono::Utc) - chrono::Utc::now())
+        .to_std()
+        .unwrap_or_default();
+    assert!(
+        elapsed >= left && elapsed <= ms(3100),
+        "{elapsed:?} (at least {left:?})"
+    );
     assert_eq!(server.hits(), 2);
 }
 
+/// The per-delay cap limits the client's own backoff only: a server's
+/// `Retry-After` (here 21 s and 120 s, past the default 20 s cap) is waited
+/// out in full when it fits in the operation timeout.
 #[tokio::test(start_paused = true)]
-async fn caps_retry_after_at_max_backoff() {
+async fn a_long_retry_after_is_waited_in_full() {
+    for seconds in [21u64, 120] {
+        let server = FaultServer::start([
+            Reply::status(429).header("Retry-After", &seconds.to_string()),
+            Reply::event("e1"),
+        ])
+        .await;
+        let client = paused_builder(server.base_url(), RetryPolicy::standard())
+            .timeout(secs(300))
+            .build()
+            .expect("client builds");
+        let started = Instant::now();
+        get_event(&client).await.expect("second attempt succeeds");
+        let elapsed = started.elapsed();
+        assert!(
+            elapsed >= secs(seconds) && elapsed < secs(seconds) + ms(100),
+            "{seconds}: {elapsed:?}"
+        );
+        assert_eq!(server.hits(), 2);
+    }
+}
+
+/// The HTTP-date form of a long `Retry-After` is waited out in full too.
+#[tokio::test(start_paused = true)]
+async fn a_long_retry_after_date_is_waited_in_full() {
+    let at = std::time::SystemTime::now() + secs(45);
+    let date = chrono::DateTime::<chrono::Utc>::from(at)
+        .format("%a, %d %b %Y %H:%M:%S GMT")
+        .to_string();
     let server = FaultServer::start([
-        Reply::status(429).header("Retry-After", "3600"),
+        Reply::status(429).header("Retry-After", &date),
         Reply::event("e1"),
     ])
     .await;
     let started = Instant::now();
-    get_event(&paused_client(
-        &server,
-        RetryPolicy::standard().with_max_backoff(secs(2)),
-    ))
-    .await
-    .expect("second attempt succeeds");
+    get_event(&paused_client(&server, RetryPolicy::standard()))
+        .await
+        .expect("second attempt succeeds");
     let elapsed = started.elapsed();
-    assert!(elapsed >= secs(2) && elapsed < ms(2100), "{elapsed:?}");
+    // The date has a one-second resolution.
+    assert!(elapsed >= secs(43) && elapsed <= secs(46), "{elapsed:?}");
+    assert_eq!(server.hits(), 2);
+}
+
+/// A `Retry-After` that does not fit in what is left of the operation
+/// timeout is not waited for at all: the 429 comes back at once, with its
+/// `Retry-After`, so the caller can schedule.
+#[tokio::test(start_paused = true)]
+async fn a_retry_after_past_the_operation_timeout_returns_at_once() {
+    let at = std::time::SystemTime::now() + secs(600);
+    let date = chrono::DateTime::<chrono::Utc>::from(at)
+        .format("%a, %d %b %Y %H:%M:%S GMT")
+        .to_string();
+    for value in ["120".to_owned(), date] {
+        let server = FaultServer::start([
+            Reply::status(429).header("Retry-After", &value),
+            Reply::event("e1"),
+        ])
+        .await;
+        let client = paused_builder(server.base_url(), RetryPolicy::standard())
+            .timeout(secs(60))
+            .build()
+            .expect("client builds");
+        let started = Instant::now();
+        let err = get_event(&client).await.unwrap_err();
+        assert!(started.elapsed() < ms(100), "{:?}", started.elapsed());
+        assert!(err.is_rate_limited(), "{err:?}");
+        assert_eq!(err.attempts(), 1);
+        let wait = err.retry_after().expect("retry_after is kept");
+        assert!(wait >= secs(119) && wait <= secs(600), "{value}: {wait:?}");
+        assert_eq!(server.hits(), 1);
+    }
 }
 
 #[tokio::test(start_paused = true)]
