@@ -1,5 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
+// On docs.rs (and in CI's docs step) every feature-gated item shows the feature it needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 /// The code progenitor generates from `openapi/fingerprint-server-api-v4.json`
 /// at build time, after the SDK's post-processing (see `build.rs`). Nothing in
