@@ -60,7 +60,8 @@ pub enum WebhookError {
     /// The signature header value is empty (or only whitespace): the request was probably not
     /// sent by Fingerprint, or the header was dropped by a proxy.
     EmptyHeader,
-    /// The secret passed to the check is empty: it was probably not configured.
+    /// The secret passed to the check is empty (for a [`WebhookSecrets`], every secret of the
+    /// set is): it was probably not configured.
     EmptySecret,
     /// The request body is empty; Fingerprint never signs an empty body.
     EmptyBody,
