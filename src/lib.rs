@@ -1,5 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
+// On docs.rs (and in CI's docs step) every feature-gated item shows the feature it needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 /// Every model of the API (`Event`, `EventSearch`, `EventUpdate`,
 /// `ErrorResponse`, `ErrorCode`, ...), generated from the OpenAPI document

@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use fingerprint_server_sdk::webhook::{self, MalformedReason, SIGNATURE_HEADER, WebhookError};
+use fingerprint_server_sdk::webhook::{
+    self, MalformedReason, SIGNATURE_HEADER, WebhookError, WebhookSecrets,
+};
+use http::{HeaderMap, HeaderValue};
 use proptest::prelude::*;
 use serde_json::Value;
 
@@ -271,6 +274,146 @@ fn unknown_fields_from_a_newer_api_are_accepted() {
     let parsed = serde_json::to_value(&parsed).unwrap();
     assert_eq!(parsed["event_id"], event["event_id"]);
     assert_eq!(parsed["sdk"]["platform"], "quantum_toaster");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Several secrets, and whole requests from an `http::HeaderMap`.
+
+fn headers_with(values: &[&[u8]]) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    for value in values {
+        headers.append(SIGNATURE_HEADER, HeaderValue::from_bytes(value).unwrap());
+    }
+    headers
+}
+
+#[test]
+fn any_secret_of_a_set_verifies_and_the_order_does_not_matter() {
+    let own = own();
+    let old_first = WebhookSecrets::new(&own.secret).with("replacement-secret");
+    let new_first = WebhookSecrets::new("replacement-secret").with(&own.secret);
+    for secrets in [&old_first, &new_first] {
+        assert!(secrets.verify(&own.header, &own.body).is_ok());
+        let event = secrets.parse_event(&own.header, &own.body).unwrap();
+        assert!(!event.event_id.is_empty());
+    }
+    let others: WebhookSecrets = ["one", "two"].into_iter().collect();
+    assert_eq!(others.len(), 2);
+    assert!(matches!(
+        others.verify(&own.header, &own.body),
+        Err(WebhookError::SignatureMismatch)
+    ));
+}
+
+#[test]
+fn a_set_of_only_empty_secrets_is_empty_secret_but_an_empty_one_among_others_is_skipped() {
+    let own = own();
+    let none = WebhookSecrets::from_iter(Vec::<Vec<u8>>::new());
+    assert!(none.is_empty());
+    assert!(matches!(
+        none.verify(&own.header, &own.body),
+        Err(WebhookError::EmptySecret)
+    ));
+    let blank = WebhookSecrets::new("").with(b"");
+    assert!(matches!(
+        blank.verify(&own.header, &own.body),
+        Err(WebhookError::EmptySecret)
+    ));
+    let mixed = WebhookSecrets::new("").with(&own.secret);
+    assert!(mixed.verify(&own.header, &own.body).is_ok());
+    // The header is still checked first, and an empty body still has its own error.
+    assert!(matches!(
+        blank.verify(" ", &own.body),
+        Err(WebhookError::EmptyHeader)
+    ));
+    assert!(matches!(
+        mixed.verify(&own.header, b""),
+        Err(WebhookError::EmptyBody)
+    ));
+}
+
+#[test]
+fn debug_of_a_secret_set_shows_the_count_only() {
+    let own = own();
+    let secrets = WebhookSecrets::new(&own.secret).with("second-secret-9b1d");
+    let debug = format!("{secrets:?} {secrets:#?}");
+    assert!(debug.contains("count: 2"), "{debug}");
+    assert!(!debug.contains("second-secret"), "{debug}");
+    assert!(
+        !debug.contains(std::str::from_utf8(&own.secret).unwrap()),
+        "{debug}"
+    );
+}
+
+#[test]
+fn parse_event_request_reads_the_header_from_a_header_map() {
+    let own = own();
+    let secrets = WebhookSecrets::new(&own.secret);
+    let headers = headers_with(&[own.header.as_bytes()]);
+    let event = webhook::parse_event_request(&headers, &own.body, &secrets).unwrap();
+    let expected: Value = serde_json::from_slice(&own.body).unwrap();
+    assert_eq!(event.event_id, expected["event_id"].as_str().unwrap());
+
+    // Header names are case-insensitive: a map built from "FPJS-Event-Signature" works too.
+    let mut shouting = HeaderMap::new();
+    shouting.insert(
+        http::HeaderName::from_bytes(b"FPJS-Event-Signature").unwrap(),
+        HeaderValue::from_str(&own.header).unwrap(),
+    );
+    assert!(webhook::verify_request(&shouting, &own.body, &secrets).is_ok());
+}
+
+#[test]
+fn a_header_sent_several_times_is_one_list() {
+    let own = own();
+    let secrets = WebhookSecrets::new(&own.secret);
+    let wrong = webhook::sign(&own.body, b"wrong");
+    let headers = headers_with(&[wrong.as_bytes(), own.header.as_bytes()]);
+    assert!(webhook::verify_request(&headers, &own.body, &secrets).is_ok());
+    // A value that is not text does not hide a matching one...
+    let headers = headers_with(&[b"v1=\xff\xfe", own.header.as_bytes()]);
+    assert!(webhook::verify_request(&headers, &own.body, &secrets).is_ok());
+    // ...and on its own is a malformed header.
+    for headers in [
+        headers_with(&[b"v1=\xff"]),
+        headers_with(&[b"v1=\xff", b"\xfe"]),
+    ] {
+        let err = webhook::verify_request(&headers, &own.body, &secrets).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                WebhookError::MalformedHeader {
+                    reason: MalformedReason::NotText
+                }
+            ),
+            "{err:?}"
+        );
+        assert_eq!(err.status(), http::StatusCode::UNAUTHORIZED);
+    }
+}
+
+#[test]
+fn request_errors_map_to_the_status_a_webhook_endpoint_should_answer() {
+    let own = own();
+    let secrets = WebhookSecrets::new(&own.secret);
+    let status = |headers: &HeaderMap, body: &[u8], secrets: &WebhookSecrets| {
+        webhook::parse_event_request(headers, body, secrets)
+            .unwrap_err()
+            .status()
+            .as_u16()
+    };
+    let signed = headers_with(&[own.header.as_bytes()]);
+    assert_eq!(status(&HeaderMap::new(), &own.body, &secrets), 401);
+    assert_eq!(status(&headers_with(&[b""]), &own.body, &secrets), 401);
+    assert_eq!(status(&signed, b"{}", &secrets), 401);
+    assert_eq!(
+        status(&signed, &own.body, &WebhookSecrets::new("other")),
+        401
+    );
+    assert_eq!(status(&signed, &own.body, &WebhookSecrets::new("")), 500);
+    let junk = br#"["not", "an", "event"]"#;
+    let junk_signed = headers_with(&[webhook::sign(junk, &own.secret).as_bytes()]);
+    assert_eq!(status(&junk_signed, junk, &secrets), 400);
 }
 
 // ---------------------------------------------------------------------------------------------

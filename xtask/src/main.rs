@@ -7,6 +7,7 @@
 
 mod check;
 mod convert;
+mod msrv;
 mod source;
 
 use std::path::{Path, PathBuf};
@@ -108,6 +109,7 @@ struct Args {
 enum Command {
     Help,
     Regen(Args),
+    Msrv(Vec<String>),
 }
 
 fn parse_args(args: &[String]) -> Result<Command> {
@@ -115,6 +117,7 @@ fn parse_args(args: &[String]) -> Result<Command> {
     match it.next().map(String::as_str) {
         None | Some("help" | "-h" | "--help") => return Ok(Command::Help),
         Some("regen") => {}
+        Some("msrv") => return Ok(Command::Msrv(it.cloned().collect())),
         Some(other) => bail!("unknown command `{other}` (try `cargo xtask --help`)"),
     }
     let mut a = Args {
@@ -169,6 +172,7 @@ fn main() -> ExitCode {
             Ok(true)
         }
         Command::Regen(a) => regen(&a),
+        Command::Msrv(rest) => msrv::run(&rest, &workspace_root()),
     });
     match result {
         Ok(true) => ExitCode::SUCCESS,

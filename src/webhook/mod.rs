@@ -21,13 +21,22 @@
 //! assert!(webhook::verify(&header, body, secret).is_ok());
 //! assert!(webhook::verify(&header, b"tampered", secret).is_err());
 //! ```
+//!
+//! In a web framework, keep the secrets in a [`WebhookSecrets`] (one or several, for a rotation
+//! on your side) and check whole requests with [`parse_event_request`], which reads the header
+//! from an [`http::HeaderMap`]; [`WebhookError::status`] says how to answer a rejected request.
+//! With the `axum` feature, the `webhook::axum` module does all of it as an extractor.
 
 use std::fmt;
+use std::sync::Arc;
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use crate::types::Event;
+
+#[cfg(feature = "axum")]
+pub mod axum;
 
 /// Name of the HTTP request header that carries the webhook signature.
 ///
@@ -51,7 +60,8 @@ pub enum WebhookError {
     /// The signature header value is empty (or only whitespace): the request was probably not
     /// sent by Fingerprint, or the header was dropped by a proxy.
     EmptyHeader,
-    /// The secret passed to the check is empty: it was probably not configured.
+    /// The secret passed to the check is empty (for a [`WebhookSecrets`], every secret of the
+    /// set is): it was probably not configured.
     EmptySecret,
     /// The request body is empty; Fingerprint never signs an empty body.
     EmptyBody,
@@ -81,6 +91,9 @@ pub enum MalformedReason {
     NotHex,
     /// A `v1` hash has the wrong length (a SHA-256 HMAC is 64 hex digits).
     WrongLength,
+    /// The header value is not visible ASCII text (only [`verify_request`] and
+    /// [`parse_event_request`], which read raw header values, can see this).
+    NotText,
 }
 
 impl fmt::Display for MalformedReason {
@@ -90,6 +103,7 @@ impl fmt::Display for MalformedReason {
             Self::EmptyVersion => "an entry has an empty version",
             Self::NotHex => "a v1 hash contains a character that is not a hex digit",
             Self::WrongLength => "a v1 hash is not 64 hex digits long",
+            Self::NotText => "the value is not visible ASCII text",
         })
     }
 }
@@ -130,6 +144,23 @@ impl fmt::Display for WebhookError {
     }
 }
 
+impl WebhookError {
+    /// The HTTP status a webhook endpoint should answer this error with.
+    ///
+    /// 400 Bad Request for [`InvalidEvent`](Self::InvalidEvent) (the request is authentic but
+    /// its body is not an event), 500 Internal Server Error for
+    /// [`EmptySecret`](Self::EmptySecret) (the endpoint itself is not configured), and
+    /// 401 Unauthorized for everything else: the request could not be shown to come from
+    /// Fingerprint.
+    pub fn status(&self) -> http::StatusCode {
+        match self {
+            Self::InvalidEvent(_) => http::StatusCode::BAD_REQUEST,
+            Self::EmptySecret => http::StatusCode::INTERNAL_SERVER_ERROR,
+            _ => http::StatusCode::UNAUTHORIZED,
+        }
+    }
+}
+
 impl std::error::Error for WebhookError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
@@ -155,17 +186,39 @@ impl std::error::Error for WebhookError {
 /// else [`WebhookError::MalformedHeader`] if some entry was malformed, else
 /// [`WebhookError::NoV1Signature`].
 pub fn verify(signature_header: &str, body: &[u8], secret: &[u8]) -> Result<(), WebhookError> {
+    verify_with_any(signature_header, body, [secret])
+}
+
+/// [`verify`] against several secrets: passes when any `v1` entry matches any non-empty secret.
+/// Fails with [`WebhookError::EmptySecret`] only when no secret is non-empty.
+fn verify_with_any<'s>(
+    signature_header: &str,
+    body: &[u8],
+    secrets: impl IntoIterator<Item = &'s [u8]>,
+) -> Result<(), WebhookError> {
     let header = signature_header.trim();
     if header.is_empty() {
         return Err(WebhookError::EmptyHeader);
     }
-    if secret.is_empty() {
-        return Err(WebhookError::EmptySecret);
+    let mut failure = WebhookError::EmptySecret;
+    for secret in secrets {
+        if secret.is_empty() {
+            continue;
+        }
+        if body.is_empty() {
+            return Err(WebhookError::EmptyBody);
+        }
+        // Every secret meets the same header, so the last failure describes them all.
+        match verify_one(header, body, secret) {
+            Ok(()) => return Ok(()),
+            Err(err) => failure = err,
+        }
     }
-    if body.is_empty() {
-        return Err(WebhookError::EmptyBody);
-    }
+    Err(failure)
+}
 
+/// [`verify`] for one non-empty secret, a trimmed non-empty header and a non-empty body.
+fn verify_one(header: &str, body: &[u8], secret: &[u8]) -> Result<(), WebhookError> {
     // HMAC accepts keys of any length, so this never fails; stay panic-free all the same.
     let Ok(mut mac) = HmacSha256::new_from_slice(secret) else {
         return Err(WebhookError::SignatureMismatch);
@@ -230,6 +283,186 @@ pub fn parse_event(
     secret: &[u8],
 ) -> Result<Event, WebhookError> {
     verify(signature_header, body, secret)?;
+    serde_json::from_slice(body).map_err(WebhookError::InvalidEvent)
+}
+
+/// The webhook secrets an endpoint accepts: one, or several while a secret is being replaced.
+///
+/// A request passes when its signature matches any of them. Cloning is cheap (the secrets are
+/// shared), so the set can live in an application's state and be handed to every request.
+/// `Debug` shows only how many secrets there are, never their bytes. Empty secrets are ignored;
+/// a set with none but empty ones rejects every request with [`WebhookError::EmptySecret`].
+///
+/// ```
+/// use fingerprint_server_sdk::webhook::{self, WebhookSecrets};
+///
+/// // The new secret first; the old one stays accepted until the dashboard stops using it.
+/// let secrets = WebhookSecrets::new("new-secret").with("old-secret");
+/// let body = br#"{"event_id":"a","timestamp":1}"#;
+/// assert!(secrets.verify(&webhook::sign(body, b"old-secret"), body).is_ok());
+/// assert_eq!(format!("{secrets:?}"), "WebhookSecrets { count: 2, .. }");
+/// ```
+#[derive(Clone)]
+pub struct WebhookSecrets {
+    secrets: Arc<[Box<[u8]>]>,
+}
+
+impl WebhookSecrets {
+    /// A set holding one secret (`&str`, `String`, `&[u8]`, `Vec<u8>`, ...).
+    pub fn new(secret: impl AsRef<[u8]>) -> Self {
+        Self {
+            secrets: Arc::from([Box::from(secret.as_ref())]),
+        }
+    }
+
+    /// The same set with one more secret accepted.
+    #[must_use]
+    pub fn with(self, secret: impl AsRef<[u8]>) -> Self {
+        let mut secrets = self.secrets.to_vec();
+        secrets.push(Box::from(secret.as_ref()));
+        Self {
+            secrets: Arc::from(secrets),
+        }
+    }
+
+    /// How many secrets the set holds (empty ones included).
+    pub fn len(&self) -> usize {
+        self.secrets.len()
+    }
+
+    /// Whether the set holds no secret at all.
+    pub fn is_empty(&self) -> bool {
+        self.secrets.is_empty()
+    }
+
+    /// [`verify`] against every secret of the set: passes when any of them matches.
+    ///
+    /// # Errors
+    ///
+    /// As [`verify`]; [`WebhookError::EmptySecret`] when the set has no non-empty secret.
+    pub fn verify(&self, signature_header: &str, body: &[u8]) -> Result<(), WebhookError> {
+        verify_with_any(signature_header, body, self.iter())
+    }
+
+    /// [`parse_event`] against every secret of the set.
+    ///
+    /// # Errors
+    ///
+    /// As [`WebhookSecrets::verify`], and [`WebhookError::InvalidEvent`] when the signed body
+    /// is not a valid event.
+    pub fn parse_event(&self, signature_header: &str, body: &[u8]) -> Result<Event, WebhookError> {
+        self.verify(signature_header, body)?;
+        serde_json::from_slice(body).map_err(WebhookError::InvalidEvent)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        self.secrets.iter().map(|secret| &**secret)
+    }
+}
+
+impl fmt::Debug for WebhookSecrets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebhookSecrets")
+            .field("count", &self.secrets.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Collects secrets into a set (for example from a configuration list).
+impl<S: AsRef<[u8]>> FromIterator<S> for WebhookSecrets {
+    fn from_iter<I: IntoIterator<Item = S>>(iter: I) -> Self {
+        Self {
+            secrets: iter
+                .into_iter()
+                .map(|secret| Box::from(secret.as_ref()))
+                .collect(),
+        }
+    }
+}
+
+/// Checks a whole webhook request, for any web framework built on the `http` crate: reads the
+/// [`SIGNATURE_HEADER`] from `headers` and verifies `body` (the raw body bytes, as received)
+/// against `secrets`.
+///
+/// The header may appear more than once; its values are then read as one comma-separated list.
+///
+/// # Errors
+///
+/// As [`WebhookSecrets::verify`]; a missing header is [`WebhookError::EmptyHeader`], and a
+/// value that is not visible ASCII is [`WebhookError::MalformedHeader`] with
+/// [`MalformedReason::NotText`] (unless another value matches). [`WebhookError::status`] gives
+/// the HTTP answer.
+pub fn verify_request(
+    headers: &http::HeaderMap,
+    body: &[u8],
+    secrets: &WebhookSecrets,
+) -> Result<(), WebhookError> {
+    let mut values = headers.get_all(SIGNATURE_HEADER).iter();
+    let (Some(first), None) = (values.next(), values.next()) else {
+        return verify_joined(headers, body, secrets);
+    };
+    match first.to_str() {
+        Ok(header) => secrets.verify(header, body),
+        Err(_) => Err(WebhookError::MalformedHeader {
+            reason: MalformedReason::NotText,
+        }),
+    }
+}
+
+/// [`verify_request`] when the header is absent or appears several times.
+fn verify_joined(
+    headers: &http::HeaderMap,
+    body: &[u8],
+    secrets: &WebhookSecrets,
+) -> Result<(), WebhookError> {
+    let mut joined = String::new();
+    let mut not_text = false;
+    for value in headers.get_all(SIGNATURE_HEADER) {
+        match value.to_str() {
+            Ok(text) => {
+                joined.push_str(text);
+                joined.push(',');
+            }
+            Err(_) => not_text = true,
+        }
+    }
+    match secrets.verify(&joined, body) {
+        Err(WebhookError::EmptyHeader) if not_text => Err(WebhookError::MalformedHeader {
+            reason: MalformedReason::NotText,
+        }),
+        other => other,
+    }
+}
+
+/// [`verify_request`], then reads the body as an [`Event`].
+///
+/// ```
+/// use fingerprint_server_sdk::webhook::{self, WebhookSecrets};
+/// use http::{HeaderMap, HeaderValue, StatusCode};
+///
+/// let secrets = WebhookSecrets::new("my-webhook-secret");
+/// let body = br#"{"event_id":"a","timestamp":1}"#;
+/// let mut headers = HeaderMap::new();
+/// let signature = webhook::sign(body, b"my-webhook-secret");
+/// headers.insert(webhook::SIGNATURE_HEADER, HeaderValue::from_str(&signature).unwrap());
+///
+/// let event = webhook::parse_event_request(&headers, body, &secrets).unwrap();
+/// assert_eq!(event.event_id, "a");
+///
+/// let refused = webhook::parse_event_request(&HeaderMap::new(), body, &secrets).unwrap_err();
+/// assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+/// ```
+///
+/// # Errors
+///
+/// As [`verify_request`], and [`WebhookError::InvalidEvent`] when the signed body is not a
+/// valid event.
+pub fn parse_event_request(
+    headers: &http::HeaderMap,
+    body: &[u8],
+    secrets: &WebhookSecrets,
+) -> Result<Event, WebhookError> {
+    verify_request(headers, body, secrets)?;
     serde_json::from_slice(body).map_err(WebhookError::InvalidEvent)
 }
 
