@@ -148,8 +148,17 @@ impl Converter<'_, '_> {
     }
 
     fn obj<'v>(&self, v: &'v Value, ctx: &Ctx, what: &str) -> Result<&'v Map<String, Value>> {
-        v.as_object()
-            .ok_or_else(|| self.err(ctx, format!("expected {what} (an object)")))
+        v.as_object().ok_or_else(|| {
+            let found = match v {
+                Value::Null => "nothing",
+                Value::Bool(_) => "a boolean",
+                Value::Number(_) => "a number",
+                Value::String(_) => "a string",
+                Value::Array(_) => "a list",
+                Value::Object(_) => "an object",
+            };
+            self.err(ctx, format!("expected {what} (an object), found {found}"))
+        })
     }
 
     fn str<'v>(&self, v: &'v Value, ctx: &Ctx) -> Result<&'v str> {

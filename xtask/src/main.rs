@@ -8,10 +8,13 @@
 mod check;
 mod convert;
 mod msrv;
+mod overlay;
 mod source;
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 use serde_json::{Map, Value};
@@ -31,7 +34,10 @@ strips all prose (descriptions, summaries, examples, titles, x-* extensions)
 and writes, under the output directory:
     fingerprint-server-api-v4.json   the document (sorted keys, 2-space indent)
     SOURCE                           where it came from, with input checksums
-(for --api v3: fingerprint-server-api-v3.json and SOURCE-v3).
+(for --api v3: fingerprint-server-api-v3.json and SOURCE-v3). Entries of
+docs.toml (v4 only) that name something the new document no longer has are
+removed from it and listed. Changes against the previous document are listed
+in words, grouped by what they mean for the crate's version.
 
 OPTIONS:
     --from <SRC>          A directory holding the upstream schema tree, an entry
@@ -47,9 +53,11 @@ OPTIONS:
                           Otherwise read from a .schema-version file next to
                           the entry, else recorded as unknown.
     --check               Write nothing: compare the document computed from
-                          --from with the committed one. Exit 0 if identical,
-                          1 with a summary of the drift otherwise. SOURCE is
-                          not compared.
+                          --from with the committed one. Exit 0 if identical
+                          and docs.toml names nothing missing, 1 with a
+                          summary of the drift otherwise. SOURCE is not
+                          compared.
+    --timeout <SECONDS>   Give up on a download after this long [default: 60].
     -h, --help            Show this help.
 
 EXIT STATUS: 0 success, 1 drift found by --check, 2 error.
@@ -76,6 +84,8 @@ pub struct Api {
     /// Paths dropped from the document.
     pub drop_paths: &'static [&'static str],
     pub default_from: Option<&'static str>,
+    /// The docs overlay next to the document, if this API has one.
+    pub docs: Option<&'static str>,
 }
 
 pub const V4: Api = Api {
@@ -85,6 +95,7 @@ pub const V4: Api = Api {
     source: "SOURCE",
     drop_paths: &[],
     default_from: Some(PUBLISHED_V4),
+    docs: Some("docs.toml"),
 };
 
 pub const V3: Api = Api {
@@ -95,15 +106,18 @@ pub const V3: Api = Api {
     // A fake `trace` operation upstream uses to describe the webhook body.
     drop_paths: &["/webhook"],
     default_from: None,
+    docs: None,
 };
 
 #[derive(Debug)]
 struct Args {
-    api: Api,
+    api: &'static Api,
     from: Option<String>,
     out_dir: Option<PathBuf>,
     upstream_version: Option<String>,
     check: bool,
+    /// For the whole of each download.
+    timeout: Duration,
 }
 
 enum Command {
@@ -121,11 +135,12 @@ fn parse_args(args: &[String]) -> Result<Command> {
         Some(other) => bail!("unknown command `{other}` (try `cargo xtask --help`)"),
     }
     let mut a = Args {
-        api: V4,
+        api: &V4,
         from: None,
         out_dir: None,
         upstream_version: None,
         check: false,
+        timeout: source::DEFAULT_TIMEOUT,
     };
     let rest: Vec<&String> = it.collect();
     let mut i = 0;
@@ -150,10 +165,21 @@ fn parse_args(args: &[String]) -> Result<Command> {
             "--from" => a.from = Some(value()?),
             "--out-dir" => a.out_dir = Some(PathBuf::from(value()?)),
             "--upstream-version" => a.upstream_version = Some(value()?),
+            "--timeout" => {
+                let v = value()?;
+                a.timeout = v
+                    .parse::<f64>()
+                    .ok()
+                    .and_then(|s| Duration::try_from_secs_f64(s).ok())
+                    .filter(|d| !d.is_zero())
+                    .ok_or_else(|| {
+                        anyhow!("--timeout {v}: expected a number of seconds above 0")
+                    })?;
+            }
             "--api" => {
                 a.api = match value()?.as_str() {
-                    "v4" | "4" => V4,
-                    "v3" | "3" => V3,
+                    "v4" | "4" => &V4,
+                    "v3" | "3" => &V3,
                     other => bail!("unknown --api `{other}` (expected v4 or v3)"),
                 }
             }
@@ -171,7 +197,7 @@ fn main() -> ExitCode {
             print!("{HELP}");
             Ok(true)
         }
-        Command::Regen(a) => regen(&a),
+        Command::Regen(a) => regen(&a, &mut std::io::stdout()),
         Command::Msrv(rest) => msrv::run(&rest, &workspace_root()),
     });
     match result {
@@ -377,16 +403,32 @@ fn display(p: &Path, root: &Path) -> String {
     }
 }
 
-/// Prints a line to stdout, ignoring a closed pipe (`| head`).
+/// Prints a line, ignoring a closed pipe (`| head`).
 macro_rules! say {
-    ($($t:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stdout(), $($t)*);
+    ($out:expr, $($t:tt)*) => {{
+        let _ = writeln!($out, $($t)*);
     }};
 }
 
-/// Runs `regen`; `Ok(false)` means `--check` found drift.
-fn regen(a: &Args) -> Result<bool> {
+/// The docs overlay of `api` under `out_dir`, if it has one and the file
+/// exists: its path and parsed form.
+fn read_overlay(api: &Api, out_dir: &Path) -> Result<Option<(PathBuf, toml_edit::DocumentMut)>> {
+    let Some(name) = api.docs else {
+        return Ok(None);
+    };
+    let path = out_dir.join(name);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    let docs = overlay::parse(&text).with_context(|| format!("{}", path.display()))?;
+    Ok(Some((path, docs)))
+}
+
+/// Runs `regen`, reporting to `out`; `Ok(false)` means `--check` found
+/// drift.
+fn regen(a: &Args, out: &mut dyn Write) -> Result<bool> {
     let cwd = std::env::current_dir().context("reading the current directory")?;
     let root = workspace_root();
     let from = match (&a.from, a.api.default_from) {
@@ -401,14 +443,15 @@ fn regen(a: &Args) -> Result<bool> {
         }
         (None, None) => bail!("--api {} needs --from", a.api.name),
     };
-    let entry = entry_location(&from, &a.api, &cwd)?;
+    let entry = entry_location(&from, a.api, &cwd)?;
     let out_dir = match &a.out_dir {
         Some(d) => source::normalize_path(&cwd.join(d)),
         None => root.join("openapi"),
     };
     let uv = upstream_version(a.upstream_version.as_deref(), &entry)?;
     let recorded = recorded_from(&from, &cwd, &root);
-    let g = generate(&RealFetch, &entry, &a.api, &recorded, &uv)
+    let fetch = RealFetch { timeout: a.timeout };
+    let g = generate(&fetch, &entry, a.api, &recorded, &uv)
         .with_context(|| format!("converting {entry}"))?;
 
     let doc_path = out_dir.join(a.api.document);
@@ -418,39 +461,71 @@ fn regen(a: &Args) -> Result<bool> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(e).with_context(|| format!("reading {}", doc_path.display())),
     };
+    let overlay = read_overlay(a.api, &out_dir)?;
+    let stale = overlay
+        .as_ref()
+        .map(|(_, docs)| overlay::stale_names(docs, &g.document))
+        .unwrap_or_default();
+    let entries = format!(
+        "{} entr{} naming what the new document does not have",
+        stale.len(),
+        if stale.len() == 1 { "y" } else { "ies" }
+    );
+    let list_stale = |out: &mut dyn Write, headline: String| {
+        say!(out, "{headline}:");
+        for s in &stale {
+            say!(out, "    - {s}");
+        }
+    };
 
     if a.check {
-        let Some(committed) = committed else {
-            say!(
-                "DRIFT: {shown} does not exist; run `cargo xtask regen --api {} --from {from}`",
-                a.api.name
-            );
-            return Ok(false);
-        };
-        if committed == g.text {
-            say!(
+        let mut ok = true;
+        match committed {
+            None => {
+                say!(
+                    out,
+                    "DRIFT: {shown} does not exist; run `cargo xtask regen --api {} --from {from}`",
+                    a.api.name
+                );
+                ok = false;
+            }
+            Some(committed) if committed == g.text => say!(
+                out,
                 "OK: {shown} is up to date with {from} ({})",
                 summary(&g.document)
-            );
-            return Ok(true);
-        }
-        say!("DRIFT: {shown} differs from what {from} gives (added = only in {from}):");
-        match serde_json::from_str::<Value>(&committed) {
-            Ok(old) => {
-                let d = check::compare(&old, &g.document);
-                if d.is_empty() {
-                    say!("  same content, different formatting (hand-edited?)");
-                } else {
-                    say!("{}", d.render().trim_end());
+            ),
+            Some(committed) => {
+                say!(
+                    out,
+                    "DRIFT: {shown} differs from what {from} gives; from the committed document to it:"
+                );
+                match serde_json::from_str::<Value>(&committed) {
+                    Ok(old) => {
+                        let d = check::compare(&old, &g.document);
+                        if d.is_empty() {
+                            say!(out, "  same content, different formatting (hand-edited?)");
+                        } else {
+                            say!(out, "{}", d.render().trim_end());
+                        }
+                    }
+                    Err(e) => say!(out, "  the committed file is not valid JSON: {e}"),
                 }
+                ok = false;
             }
-            Err(e) => say!("  the committed file is not valid JSON: {e}"),
         }
-        say!(
-            "To accept it: cargo xtask regen --api {} --from {from}",
-            a.api.name
-        );
-        return Ok(false);
+        if let Some((path, _)) = overlay.as_ref().filter(|_| !stale.is_empty()) {
+            let path = display(path, &root);
+            list_stale(out, format!("{path} has {entries} (regen removes them)"));
+            ok = false;
+        }
+        if !ok {
+            say!(
+                out,
+                "To accept it: cargo xtask regen --api {} --from {from}",
+                a.api.name
+            );
+        }
+        return Ok(ok);
     }
 
     std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
@@ -460,8 +535,8 @@ fn regen(a: &Args) -> Result<bool> {
     {
         let d = check::compare(&old, &g.document);
         if !d.is_empty() {
-            say!("changes against the previous {shown}:");
-            say!("{}", d.render().trim_end());
+            say!(out, "changes against the previous {shown}:");
+            say!(out, "{}", d.render().trim_end());
         }
     }
     std::fs::write(&doc_path, &g.text)
@@ -470,6 +545,7 @@ fn regen(a: &Args) -> Result<bool> {
     std::fs::write(&source_path, &g.source)
         .with_context(|| format!("writing {}", source_path.display()))?;
     say!(
+        out,
         "wrote {shown} ({}) and {} from {from} ({}, {} file{} read, upstream version {uv})",
         summary(&g.document),
         display(&source_path, &root),
@@ -477,6 +553,13 @@ fn regen(a: &Args) -> Result<bool> {
         g.files_read,
         if g.files_read == 1 { "" } else { "s" },
     );
+    if let Some((path, mut docs)) = overlay.filter(|_| !stale.is_empty()) {
+        overlay::prune(&mut docs, &stale);
+        std::fs::write(&path, docs.to_string())
+            .with_context(|| format!("writing {}", path.display()))?;
+        let path = display(&path, &root);
+        list_stale(out, format!("removed from {path} {entries}"));
+    }
     Ok(true)
 }
 

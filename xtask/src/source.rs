@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 use serde_json::{Map, Value};
@@ -189,8 +190,46 @@ pub trait Fetch {
     fn fetch(&self, loc: &Loc) -> Result<Vec<u8>>;
 }
 
+/// How long one download may take, unless `--timeout` says otherwise.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// The real thing: the file system and, for URLs, a blocking HTTP GET.
-pub struct RealFetch;
+pub struct RealFetch {
+    /// For the whole of each download, from connecting to the body's end.
+    pub timeout: Duration,
+}
+
+impl Default for RealFetch {
+    fn default() -> Self {
+        RealFetch {
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+}
+
+impl RealFetch {
+    /// A download failure in a few words.
+    fn why(&self, e: &ureq::Error) -> String {
+        let timed_out = match e {
+            ureq::Error::Timeout(_) | ureq::Error::BodyStalled => true,
+            ureq::Error::Io(io) => matches!(
+                io.kind(),
+                std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+            ),
+            _ => false,
+        };
+        if timed_out {
+            return format!(
+                "no complete answer within {:?} (a longer --timeout may help)",
+                self.timeout
+            );
+        }
+        match e {
+            ureq::Error::StatusCode(code) => format!("the server answered with HTTP status {code}"),
+            other => other.to_string().replace('\n', " "),
+        }
+    }
+}
 
 impl Fetch for RealFetch {
     fn fetch(&self, loc: &Loc) -> Result<Vec<u8>> {
@@ -198,18 +237,18 @@ impl Fetch for RealFetch {
             Loc::File(p) => std::fs::read(p).with_context(|| format!("reading {}", p.display())),
             Loc::Url(u) => {
                 let agent = ureq::Agent::config_builder()
-                    .timeout_global(Some(std::time::Duration::from_secs(60)))
+                    .timeout_global(Some(self.timeout))
                     .build()
                     .new_agent();
                 let mut resp = agent
                     .get(u.as_str())
                     .call()
-                    .with_context(|| format!("downloading {u}"))?;
+                    .map_err(|e| anyhow!("downloading {u}: {}", self.why(&e)))?;
                 resp.body_mut()
                     .with_config()
                     .limit(64 * 1024 * 1024)
                     .read_to_vec()
-                    .with_context(|| format!("reading the body of {u}"))
+                    .map_err(|e| anyhow!("downloading {u}: {}", self.why(&e)))
             }
         }
     }

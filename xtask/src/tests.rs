@@ -598,7 +598,7 @@ fn shared() -> Option<PathBuf> {
 
 fn generate_real(api: &Api, entry: &Path) -> crate::Generated {
     generate(
-        &RealFetch,
+        &RealFetch::default(),
         &Loc::File(entry.to_path_buf()),
         api,
         "test",
@@ -714,8 +714,15 @@ fn published_single_file_converts_and_drifts() {
     let tree = generate_real(&V4, &shared.join("schemas/fingerprint-server-api-v4.yaml"));
     let d = crate::check::compare(&tree.document, &single.document);
     // The published release leaves out /edge.
-    assert_eq!(d.paths_removed, vec!["/edge"]);
-    assert!(!d.render().is_empty());
+    assert!(
+        d.changes.contains(&crate::check::Change::OperationRemoved {
+            op: "analyzeRequestForAutomationIntelligence".into(),
+            method: "POST".into(),
+            path: "/edge".into()
+        }),
+        "{}",
+        d.render()
+    );
 }
 
 #[test]
@@ -767,7 +774,7 @@ fn directory_input_finds_the_entry_and_schema_version() {
         crate::upstream_version(Some("abc123"), &entry).unwrap(),
         "abc123"
     );
-    let g = generate(&RealFetch, &entry, &V4, "x", "v9.9.9").unwrap();
+    let g = generate(&RealFetch::default(), &entry, &V4, "x", "v9.9.9").unwrap();
     assert_eq!(g.files_read, 3);
     assert!(
         crate::entry_location(dir.join("nope").to_str().unwrap(), &V4, Path::new("/")).is_err()
@@ -834,7 +841,7 @@ fn url_input_resolves_relative_refs_against_the_url() {
     ]);
     let url = format!("{base}/s/v4/main.yaml");
     let entry = crate::entry_location(&url, &V4, Path::new("/")).unwrap();
-    let g = generate(&RealFetch, &entry, &V4, &url, "unknown").unwrap();
+    let g = generate(&RealFetch::default(), &entry, &V4, &url, "unknown").unwrap();
     assert_eq!(g.files_read, 4);
     assert_eq!(g.form, "tree");
     assert_eq!(
@@ -842,11 +849,373 @@ fn url_input_resolves_relative_refs_against_the_url() {
         json!(["small", "large"])
     );
     let missing = generate(
-        &RealFetch,
+        &RealFetch::default(),
         &Loc::Url(format!("{base}/nope.yaml")),
         &V4,
         "",
         "",
     );
     assert!(format!("{:#}", missing.unwrap_err()).contains("404"));
+}
+
+// ------------------------------------------------- regen end to end
+
+/// Copies a directory tree (files and folders only).
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// A throw-away copy of the v4 files of `openapi/` (document, SOURCE,
+/// docs.toml): regen in tests writes there, never into the real one.
+fn openapi_copy(tag: &str) -> PathBuf {
+    let dir = temp_dir(tag);
+    let real = crate::workspace_root().join("openapi");
+    for name in ["fingerprint-server-api-v4.json", "SOURCE", "docs.toml"] {
+        std::fs::copy(real.join(name), dir.join(name)).unwrap();
+    }
+    dir
+}
+
+/// Runs `cargo xtask <args>` in-process; returns its result and what it
+/// printed.
+fn run_regen(args: &[&str]) -> (Result<bool>, String) {
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let crate::Command::Regen(a) = crate::parse_args(&args).unwrap() else {
+        panic!("not a regen command: {args:?}");
+    };
+    let mut out = Vec::new();
+    let r = crate::regen(&a, &mut out);
+    (r, String::from_utf8(out).unwrap())
+}
+
+/// Removes from `text` the block that starts with the line `first` and
+/// runs until the next line indented no deeper than `first`.
+fn cut_block(text: &str, first: &str) -> String {
+    let indent = first.len() - first.trim_start().len();
+    let mut out = String::new();
+    let mut cutting = false;
+    let mut found = false;
+    for line in text.split_inclusive('\n') {
+        let depth = line.len() - line.trim_start().len();
+        if line.trim_end() == first {
+            cutting = true;
+            found = true;
+            continue;
+        }
+        if cutting && !line.trim().is_empty() && depth <= indent {
+            cutting = false;
+        }
+        if !cutting {
+            out.push_str(line);
+        }
+    }
+    assert!(found, "no line `{first}`");
+    out
+}
+
+#[test]
+fn committed_docs_overlay_names_only_what_the_document_has() {
+    let dir = crate::workspace_root().join("openapi");
+    let docs =
+        crate::overlay::parse(&std::fs::read_to_string(dir.join("docs.toml")).unwrap()).unwrap();
+    let doc: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("fingerprint-server-api-v4.json")).unwrap(),
+    )
+    .unwrap();
+    let stale = crate::overlay::stale_names(&docs, &doc);
+    assert!(
+        stale.is_empty(),
+        "openapi/docs.toml describes names the document does not have (`cargo xtask regen` removes them): {stale:?}"
+    );
+}
+
+#[test]
+fn the_report_against_the_older_published_release_speaks_in_words() {
+    let Some(shared) = shared() else { return };
+    let out_dir = openapi_copy("report");
+    let published = shared.join("published/fingerprint-server-api-v4.yaml");
+    let before = std::fs::read_to_string(out_dir.join("docs.toml")).unwrap();
+    let (r, text) = run_regen(&[
+        "regen",
+        "--check",
+        "--from",
+        published.to_str().unwrap(),
+        "--out-dir",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert!(!r.unwrap(), "the older release must drift:\n{text}");
+    for sentence in [
+        "- operation `analyzeRequestForAutomationIntelligence` (POST /edge) removed",
+        "- `Event`: property `active_call` removed (was `ActiveCall`)",
+        "- `RawDeviceAttributes`: property `keyboard_layout_hash` removed (was `KeyboardLayoutHash`)",
+        "- `searchEvents`: query parameter `active_call` removed (was optional, `boolean`)",
+        "- `searchEvents`: response 429 removed (body was `ErrorResponse`)",
+        "- `searchEvents` query parameter `start`: type changed from `date-time | int64` to `int64 | date-time`",
+        "- `EventRuleActionAllow`: property `ruleset_id` is now required",
+        "- schema `SearchEventsBot` added (`string`, 4 values)",
+        "- `searchEvents` query parameter `bot`: now a reference to schema `SearchEventsBot` (was an equal inline schema)",
+        "  version: major (",
+        // What docs.toml describes and the older release lacks.
+        "    - property `Event.active_call` ([schemas.Event.properties])",
+        "    - schema `EdgeRequest` ([schemas.EdgeRequest])",
+        "    - operation `analyzeRequestForAutomationIntelligence` ([operations])",
+        "    - parameter `active_call` of `searchEvents` ([parameters.searchEvents])",
+    ] {
+        assert!(text.contains(sentence), "no `{sentence}` in:\n{text}");
+    }
+    // No JSON pointer anywhere.
+    assert!(
+        !text.contains("/components/") && !text.contains("/paths/") && !text.contains("~1"),
+        "{text}"
+    );
+    // --check writes nothing.
+    assert_eq!(
+        std::fs::read_to_string(out_dir.join("docs.toml")).unwrap(),
+        before
+    );
+    let _ = std::fs::remove_dir_all(&out_dir);
+}
+
+#[test]
+fn regen_of_a_tree_without_a_described_name_prunes_docs_toml() {
+    let Some(shared) = shared() else { return };
+    let tree = temp_dir("tree");
+    copy_tree(&shared.join("schemas"), &tree);
+    let event = tree.join("components/schemas/Event.yaml");
+    let text = std::fs::read_to_string(&event).unwrap();
+    std::fs::write(&event, cut_block(&text, "  active_call:")).unwrap();
+    let paths = tree.join("paths/events.yaml");
+    let text = std::fs::read_to_string(&paths).unwrap();
+    std::fs::write(&paths, cut_block(&text, "    - name: active_call")).unwrap();
+
+    let out_dir = openapi_copy("flow");
+    let docs_path = out_dir.join("docs.toml");
+    let docs_before = std::fs::read_to_string(&docs_path).unwrap();
+    let args = |check: bool| {
+        let mut v = vec!["regen"];
+        if check {
+            v.push("--check");
+        }
+        v.extend([
+            "--from",
+            tree.to_str().unwrap(),
+            "--out-dir",
+            out_dir.to_str().unwrap(),
+        ]);
+        v
+    };
+
+    // --check lists what would go, and writes nothing.
+    let (r, text) = run_regen(&args(true));
+    assert!(!r.unwrap(), "{text}");
+    assert!(
+        text.contains("has 2 entries naming what the new document does not have (regen removes them):\n    - property `Event.active_call` ([schemas.Event.properties])\n    - parameter `active_call` of `searchEvents` ([parameters.searchEvents])\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("- `Event`: property `active_call` removed (was `ActiveCall`)"),
+        "{text}"
+    );
+    assert_eq!(std::fs::read_to_string(&docs_path).unwrap(), docs_before);
+
+    // regen succeeds, prunes exactly those two lines and says so.
+    let (r, text) = run_regen(&args(false));
+    assert!(r.unwrap(), "{text}");
+    assert!(
+        text.contains("entries naming what the new document does not have:\n    - property `Event.active_call`"),
+        "{text}"
+    );
+    let docs_after = std::fs::read_to_string(&docs_path).unwrap();
+    let expected: String = docs_before
+        .split_inclusive('\n')
+        .filter(|l| !l.starts_with("active_call = "))
+        .collect();
+    assert_eq!(docs_before.lines().count() - expected.lines().count(), 2);
+    assert_eq!(docs_after, expected);
+    let doc: Value = serde_json::from_str(
+        &std::fs::read_to_string(out_dir.join("fingerprint-server-api-v4.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(
+        doc.pointer("/components/schemas/Event/properties/active_call")
+            .is_none()
+    );
+    let docs = crate::overlay::parse(&docs_after).unwrap();
+    assert_eq!(crate::overlay::stale_names(&docs, &doc), vec![]);
+
+    // And now all is in order.
+    let (r, text) = run_regen(&args(true));
+    assert!(r.unwrap(), "{text}");
+    assert!(
+        text.starts_with("OK: ") && text.contains("is up to date"),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(&tree);
+    let _ = std::fs::remove_dir_all(&out_dir);
+}
+
+// ------------------------------------------------- --from <URL>, on loopback
+
+/// Serves one connection: reads the request, sends the start of an answer
+/// that promises more, then waits for the client to give up.
+fn serve_stalling() -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let Ok((mut stream, _)) = listener.accept() else {
+            return;
+        };
+        // A bound on this thread, should the client never close.
+        let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(10)));
+        let mut buf = [0u8; 4096];
+        let _ = stream.read(&mut buf);
+        let _ =
+            stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nopenapi: 3.1.1\n");
+        let _ = stream.flush();
+        while matches!(stream.read(&mut buf), Ok(n) if n > 0) {}
+    });
+    format!("http://{addr}")
+}
+
+/// `regen --check --from <url>` into a scratch directory; the error it
+/// ends with, as printed.
+fn regen_url_error(tag: &str, url: &str, extra: &[&str]) -> String {
+    let out_dir = temp_dir(tag);
+    let mut args = vec![
+        "regen",
+        "--check",
+        "--from",
+        url,
+        "--out-dir",
+        out_dir.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    let (r, _) = run_regen(&args);
+    let _ = std::fs::remove_dir_all(&out_dir);
+    let e = format!("{:#}", r.expect_err("expected an error"));
+    assert!(!e.contains('\n'), "not one line: {e}");
+    e
+}
+
+#[test]
+fn regen_from_a_url_gives_what_the_file_gives() {
+    let Some(shared) = shared() else { return };
+    let published = shared.join("published/fingerprint-server-api-v4.yaml");
+    let body = std::fs::read_to_string(&published).unwrap();
+    let base = serve(vec![("/schemas/fingerprint-server-api-v4.yaml", body)]);
+    let url = format!("{base}/schemas/fingerprint-server-api-v4.yaml");
+    let out_dir = openapi_copy("url");
+
+    let (r, text) = run_regen(&[
+        "regen",
+        "--from",
+        &url,
+        "--out-dir",
+        out_dir.to_str().unwrap(),
+        "--upstream-version",
+        "v3.4.2",
+    ]);
+    assert!(r.unwrap(), "{text}");
+    let local = generate_real(&V4, &published);
+    let written = std::fs::read_to_string(out_dir.join("fingerprint-server-api-v4.json")).unwrap();
+    assert_eq!(written, local.text);
+    let source = std::fs::read_to_string(out_dir.join("SOURCE")).unwrap();
+    assert!(source.contains(&format!("from = \"{url}\"")), "{source}");
+    assert!(source.contains("form = \"single-file\""), "{source}");
+    assert!(source.contains("upstream_version = \"v3.4.2\""), "{source}");
+    assert!(
+        text.contains(&format!("from {url} (single-file, 1 file read")),
+        "{text}"
+    );
+    // The older release lacks names docs.toml describes: they went.
+    assert!(
+        text.contains("    - property `Event.active_call`"),
+        "{text}"
+    );
+    let docs = std::fs::read_to_string(out_dir.join("docs.toml")).unwrap();
+    assert!(!docs.contains("[schemas.EdgeRequest]"), "{docs}");
+    assert!(docs.contains("[schemas.Event.properties]"), "{docs}");
+    let _ = std::fs::remove_dir_all(&out_dir);
+}
+
+#[test]
+fn a_url_that_answers_404_is_a_one_line_error() {
+    let base = serve(vec![]);
+    let url = format!("{base}/schemas/fingerprint-server-api-v4.yaml");
+    let e = regen_url_error("url-404", &url, &[]);
+    assert!(
+        e.contains(&format!(
+            "downloading {url}: the server answered with HTTP status 404"
+        )),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_url_that_serves_no_yaml_is_a_one_line_error() {
+    let base = serve(vec![
+        (
+            "/broken.yaml",
+            "openapi: 3.1.1\ninfo: [unclosed\n".to_string(),
+        ),
+        (
+            "/page.yaml",
+            "<!DOCTYPE html>\n<html>\n<body>Moved</body>\n</html>\n".to_string(),
+        ),
+    ]);
+    let e = regen_url_error("url-broken", &format!("{base}/broken.yaml"), &[]);
+    assert!(
+        e.contains(&format!("parsing {base}/broken.yaml: invalid YAML: ")),
+        "{e}"
+    );
+    // An HTML page is YAML of a kind (one string), but no document.
+    let e = regen_url_error("url-html", &format!("{base}/page.yaml"), &[]);
+    assert!(
+        e.contains("expected an OpenAPI document (an object), found a string"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_url_that_stalls_times_out() {
+    let base = serve_stalling();
+    let url = format!("{base}/schemas/fingerprint-server-api-v4.yaml");
+    let e = regen_url_error("url-stall", &url, &["--timeout", "0.3"]);
+    assert!(
+        e.contains(&format!(
+            "downloading {url}: no complete answer within 300ms (a longer --timeout may help)"
+        )),
+        "{e}"
+    );
+}
+
+#[test]
+fn timeout_must_be_a_positive_number_of_seconds() {
+    let args = |t: &str| {
+        ["regen", "--timeout", t]
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+    };
+    let Ok(crate::Command::Regen(a)) = crate::parse_args(&args("2.5")) else {
+        panic!("2.5 refused");
+    };
+    assert_eq!(a.timeout, std::time::Duration::from_millis(2500));
+    for bad in ["0", "-1", "soon", "NaN", "inf"] {
+        let e = crate::parse_args(&args(bad)).err().map(|e| e.to_string());
+        assert_eq!(
+            e.as_deref(),
+            Some(format!("--timeout {bad}: expected a number of seconds above 0").as_str())
+        );
+    }
 }
