@@ -370,7 +370,7 @@ pub enum WebhookCommand {
 pub struct ListenArgs {
     /// The URL to POST each event to, e.g. http://localhost:3000/webhook
     #[arg(long, value_name = "URL", value_parser = parse_http_url)]
-    pub forward_to: reqwest::Url,
+    pub forward_to: ForwardUrl,
     /// The webhook secret to sign with (never printed; the environment variable keeps it out of the process list)
     #[arg(
         long,
@@ -383,11 +383,32 @@ pub struct ListenArgs {
     pub follow: FollowArgs,
 }
 
+/// Where `webhook listen` sends events. Shown (in `Debug` and on stderr)
+/// without the password it may hold.
+#[derive(Clone)]
+pub struct ForwardUrl(pub reqwest::Url);
+
+impl fmt::Display for ForwardUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut shown = self.0.clone();
+        if shown.password().is_some() {
+            let _ = shown.set_password(Some("***"));
+        }
+        write!(f, "{shown}")
+    }
+}
+
+impl fmt::Debug for ForwardUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ForwardUrl({self})")
+    }
+}
+
 /// An absolute `http` or `https` URL.
-fn parse_http_url(s: &str) -> Result<reqwest::Url, String> {
+fn parse_http_url(s: &str) -> Result<ForwardUrl, String> {
     let url = reqwest::Url::parse(s.trim()).map_err(|e| format!("not a URL: {e}"))?;
     match url.scheme() {
-        "http" | "https" if url.host().is_some() => Ok(url),
+        "http" | "https" if url.host().is_some() => Ok(ForwardUrl(url)),
         _ => Err("expected an http:// or https:// URL with a host".to_owned()),
     }
 }
@@ -818,6 +839,80 @@ mod tests {
             parse(&["--key-env", "A", "--key", "k", "--key-env", "B"]).ok(),
             Some((1, vec!["A".to_owned(), "B".to_owned()]))
         );
+    }
+
+    #[test]
+    fn enum_filters_offer_their_values_and_take_any_other() {
+        use clap::builder::TypedValueParser;
+        let parser = open_enum(known::BOT);
+        let offered: Vec<String> = parser
+            .possible_values()
+            .into_iter()
+            .flatten()
+            .map(|v| v.get_name().to_owned())
+            .collect();
+        assert_eq!(offered, ["all", "good", "bad", "none"]);
+        let search = |args: &[&str]| {
+            Cli::try_parse_from(["fingerprint", "events", "search"].iter().chain(args)).map(|cli| {
+                match cli.command {
+                    Command::Events(events) => match *events {
+                        EventsCommand::Search(search) => search.query.filters,
+                        other => panic!("{other:?}"),
+                    },
+                    other => panic!("{other:?}"),
+                }
+            })
+        };
+        let filters = search(&["--bot", "bad"]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(filters.bot.as_deref(), Some("bad"));
+        // Newer than this CLI: sent as typed.
+        let filters = search(&[
+            "--bot",
+            "some_new_kind",
+            "--source",
+            "edge",
+            "--source",
+            "web",
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(filters.bot.as_deref(), Some("some_new_kind"));
+        assert_eq!(filters.source, ["edge", "web"]);
+        assert!(search(&["--bot", " "]).is_err(), "empty text is refused");
+    }
+
+    #[test]
+    fn bulk_delete_flags_need_the_list() {
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from(["fingerprint", "visitors", "delete"].iter().chain(args))
+        };
+        assert!(parse(&["vis1"]).is_ok());
+        assert!(parse(&["--from-file", "list.txt", "--per-hour", "10"]).is_ok());
+        assert!(parse(&[]).is_err(), "an id or a list");
+        assert!(parse(&["vis1", "--from-file", "list.txt"]).is_err());
+        assert!(parse(&["vis1", "--per-hour", "10"]).is_err());
+        assert!(parse(&["vis1", "--journal", "j"]).is_err());
+        assert!(parse(&["--from-file", "l", "--per-day", "0"]).is_err());
+    }
+
+    #[test]
+    fn the_webhook_secret_is_not_in_debug_output() {
+        let cli = Cli::try_parse_from([
+            "fingerprint",
+            "webhook",
+            "listen",
+            "--forward-to",
+            "http://dev:hunter2pass@localhost:3000/hook",
+            "--secret",
+            "whsec_very_secret",
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        let shown = format!("{cli:?}");
+        assert!(
+            shown.contains("ForwardUrl(http://dev:***@localhost:3000/hook)"),
+            "{shown}"
+        );
+        assert!(!shown.contains("very_secret"), "{shown}");
+        assert!(!shown.contains("hunter2pass"), "{shown}");
     }
 
     #[test]

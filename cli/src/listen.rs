@@ -170,7 +170,7 @@ pub async fn run(conn: &Connection, args: ListenArgs) -> Result<()> {
     let clock = Clock::system();
     let forwarder = Forwarder {
         http,
-        url: args.forward_to.clone(),
+        url: args.forward_to.0.clone(),
         secret,
         clock: clock.clone(),
     };

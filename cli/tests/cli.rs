@@ -1896,6 +1896,38 @@ fn tail_prints_new_events_as_they_come() {
         rows[1]
     );
     assert!(rows.iter().all(|r| r.chars().count() <= 80), "{out:?}");
+
+    // A 429 (the SDK's own retries off) is waited out, not fatal.
+    api.fake.fail_next(
+        2,
+        Fault::TooManyRequests {
+            retry_after: Some(1),
+        },
+    );
+    let out = run_in(
+        following(&api),
+        &[
+            "--retries",
+            "0",
+            "events",
+            "tail",
+            "--since",
+            &since,
+            "--max-events",
+            "2",
+        ],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(ids(&out.stdout), ["evt-1", "evt-2a"]);
+    let waits: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(waits.len(), 2, "{out:?}");
+    for wait in waits {
+        assert_eq!(
+            wait,
+            "search events: HTTP 429: too_many_requests: too many requests; searching again in 1s",
+            "{out:?}"
+        );
+    }
 }
 
 #[test]
