@@ -129,13 +129,13 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Get, search, export and update identification events
+    /// Get, search, follow, export and update identification events
     #[command(subcommand)]
     Events(Box<EventsCommand>),
-    /// Delete a visitor's data
+    /// Delete the data of a visitor, or of a list of visitors within the quota
     #[command(subcommand)]
     Visitors(VisitorsCommand),
-    /// Verify or sign webhook bodies with the webhook's secret
+    /// Verify or sign webhook bodies, or forward new events to a local webhook endpoint
     #[command(subcommand)]
     Webhook(WebhookCommand),
     /// Decrypt a sealed client result and print the event it holds
@@ -153,7 +153,7 @@ pub enum Command {
 pub enum EventsCommand {
     /// Print one event as JSON
     Get(GetArgs),
-    /// Search events with the API's filters and print them as JSON, JSON lines or CSV
+    /// Search events with the API's filters and print them as a table, JSON, JSON lines or CSV
     Search(SearchArgs),
     /// Export every matching event to a JSON lines file, resumable after an interruption
     Export(ExportArgs),

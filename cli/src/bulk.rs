@@ -210,7 +210,7 @@ pub async fn run(global: &Global, args: DeleteArgs) -> Result<()> {
     }
     note!("{plan}; journal: {}", journal_path.display());
 
-    let progress = Progress::new(Some(todo.len() as u64), "visitors", true);
+    let progress = Progress::new(Some(todo.len() as u64), "visitors", false, true);
     let mut run = Run {
         conn: &conn,
         journal: &mut journal,
@@ -293,11 +293,11 @@ impl Run<'_> {
                     crate::pace::Window::Hour => format!("{} an hour", self.quota.per_hour),
                     crate::pace::Window::Day => format!("{} a day", self.quota.per_day),
                 };
-                let why = format!("waiting {} for the {window} quota ({per})", human(wait));
-                self.progress.set_message(why.clone());
-                self.progress.line(&why);
+                self.progress.line(&format!(
+                    "waiting {} for the {window} quota ({per})",
+                    human(wait)
+                ));
                 self.clock.sleep(wait).await;
-                self.progress.set_message("");
             }
             let sent_at = self.clock.now_ms();
             self.record(id, State::Sending, sent_at, None)?;

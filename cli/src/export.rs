@@ -134,7 +134,7 @@ pub async fn run(conn: &Connection, args: ExportArgs) -> Result<()> {
     );
     let started = Instant::now();
     let pages_before = checkpoint.pages;
-    let progress = Progress::new(export.max, "events", !args.quiet);
+    let progress = Progress::new(export.max, "events", true, !args.quiet);
     progress.set_position(checkpoint.events);
 
     let finished = checkpoint.pages > 0 && checkpoint.pagination_key.is_none()

@@ -14,22 +14,30 @@ pub struct Progress {
 }
 
 impl Progress {
-    /// Counts `unit`s ("events", "visitors") towards `total`, if known.
-    /// Shown only when `wanted` and stderr is a terminal.
-    pub fn new(total: Option<u64>, unit: &str, wanted: bool) -> Self {
+    /// Counts `unit`s ("events", "visitors") towards `total`, if known,
+    /// with their rate per second when `rate`. Shown only when `wanted` and
+    /// stderr is a terminal.
+    pub fn new(total: Option<u64>, unit: &str, rate: bool, wanted: bool) -> Self {
         if !wanted || !io::stderr().is_terminal() {
             return Self::hidden();
         }
+        let rate = if rate { "{rate}, " } else { "" };
         let template = match total {
-            Some(_) => format!(
-                "{{spinner}} [{{bar:30}}] {{pos}}/{{len}} {unit} ({{per_sec}}, {{elapsed}}) {{msg}}"
-            ),
-            None => format!("{{spinner}} {{pos}} {unit} ({{per_sec}}, {{elapsed}}) {{msg}}"),
+            Some(_) => {
+                format!("{{spinner}} [{{bar:30}}] {{pos}}/{{len}} {unit} ({rate}{{elapsed}})")
+            }
+            None => format!("{{spinner}} {{pos}} {unit} ({rate}{{elapsed}})"),
         };
         // The template is ours and valid; should indicatif ever refuse it,
         // the default style still shows progress.
         let style = ProgressStyle::with_template(&template)
             .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .with_key(
+                "rate",
+                |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = write!(w, "{:.0}/s", state.per_sec());
+                },
+            )
             .progress_chars("=> ");
         let bar =
             ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr()).with_style(style);
@@ -51,11 +59,6 @@ impl Progress {
 
     pub fn inc(&self, by: u64) {
         self.bar.inc(by);
-    }
-
-    /// What is happening now (e.g. a wait for a quota), after the counts.
-    pub fn set_message(&self, message: impl Into<String>) {
-        self.bar.set_message(message.into());
     }
 
     /// A line that stays: printed above the bar, or on stderr when there is

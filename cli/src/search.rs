@@ -183,7 +183,7 @@ pub async fn run(conn: &Connection, args: SearchArgs) -> Result<()> {
     let io_failure = |e: io::Error| Failure::write("stdout", &e);
     out.begin().map_err(io_failure)?;
     // A bar only when the events go elsewhere than the terminal it is on.
-    let progress = Progress::new(args.max, "events", follow && !terminal);
+    let progress = Progress::new(args.max, "events", true, follow && !terminal);
 
     let mut remaining = args.max;
     let mut next_key: Option<String> = None;

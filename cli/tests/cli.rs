@@ -200,10 +200,16 @@ fn help_says_what_each_command_does_in_one_line() {
     for (name, about) in [
         (
             "events",
-            "Get, search, export and update identification events",
+            "Get, search, follow, export and update identification events",
         ),
-        ("visitors", "Delete a visitor's data"),
-        ("webhook", "Verify or sign webhook bodies"),
+        (
+            "visitors",
+            "Delete the data of a visitor, or of a list of visitors within the quota",
+        ),
+        (
+            "webhook",
+            "Verify or sign webhook bodies, or forward new events to a local webhook endpoint",
+        ),
         ("unseal", "Decrypt a sealed client result"),
         ("mock", "Run the fake Server API as a local server"),
         ("completions", "Print a shell completion script"),
