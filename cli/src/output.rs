@@ -147,11 +147,13 @@ fn write_csv_row<W: Write>(out: &mut W, cells: impl Iterator<Item = String>) -> 
     out.write_all(b"\n")
 }
 
-/// The width `--format table` fits: the terminal's when stdout is one, else
-/// `COLUMNS` when set, else none (nothing is cut but long values).
+/// The width `--format table` fits: the terminal's when stdout is one (and
+/// says its size), else `COLUMNS` when set, else none (nothing is cut but
+/// values longer than their column).
 pub fn stdout_width() -> Option<usize> {
-    if io::stdout().is_terminal() {
-        let (_, columns) = console::Term::stdout().size_checked()?;
+    if io::stdout().is_terminal()
+        && let Some((_, columns)) = console::Term::stdout().size_checked()
+    {
         return Some(usize::from(columns));
     }
     std::env::var("COLUMNS")

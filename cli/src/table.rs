@@ -78,13 +78,14 @@ const SPECS: &[Spec] = &[
 ];
 
 /// How a line that is too long is made to fit, step by step until it
-/// does: the flags give way first, then the columns people need least
-/// (browser, then IP and country) are dropped, the time loses its date,
-/// and so on. The event id stays, as wide as it can.
+/// does: the flags give some room, the browser goes, the time loses its
+/// date, the flags give the rest of their room, IP and country go, and so
+/// on. The event id stays, as wide as it can.
 const FIT: &[Step] = &[
-    Step::Shrink(Column::Flags, 5),
+    Step::Shrink(Column::Flags, 16),
     Step::Drop(Column::Client),
     Step::Shrink(Column::Time, TIME_ONLY),
+    Step::Shrink(Column::Flags, 5),
     Step::Drop(Column::Ip),
     Step::Drop(Column::Score),
     Step::Drop(Column::Bot),

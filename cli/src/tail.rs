@@ -25,14 +25,14 @@ pub async fn run(conn: &Connection, args: TailArgs) -> Result<()> {
     let mut follower = Follower::new(conn, &args.follow, clock)?;
     let mut out = EventWriter::new(BufWriter::new(io::stdout().lock()), format, Vec::new())
         .with_width(stdout_width());
-    let io_failure = |e: io::Error| Failure::write("stdout", &e);
-    out.begin().and_then(|()| out.flush()).map_err(io_failure)?;
     if io::stderr().is_terminal() {
         let since = chrono::DateTime::from_timestamp_millis(follower.position_ms())
             .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
             .unwrap_or_default();
         note!("following events from {since} (Ctrl-C to stop)");
     }
+    let io_failure = |e: io::Error| Failure::write("stdout", &e);
+    out.begin().and_then(|()| out.flush()).map_err(io_failure)?;
     let max = args.follow.max_events;
     let mut printed = 0u64;
     let work = async {
