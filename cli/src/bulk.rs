@@ -199,8 +199,13 @@ pub async fn run(global: &Global, args: DeleteArgs) -> Result<()> {
         pacer.record(*at);
     }
     let needed = time_needed(&pacer, clock.now_ms(), todo.len());
+    let requests = if quota.per_hour == 1 {
+        "request"
+    } else {
+        "requests"
+    };
     let mut plan = format!(
-        "deleting {} visitors, at most {} requests an hour and {} a day",
+        "deleting {} visitors, at most {} {requests} an hour and {} a day",
         todo.len(),
         quota.per_hour,
         quota.per_day
@@ -361,15 +366,19 @@ impl Run<'_> {
         }
     }
 
-    /// The error of a failed request, in one line.
+    /// The error of a failed request, in one line (after the visitor id).
     fn why(&self, result: &std::result::Result<(), Error>, id: &str) -> String {
-        match result {
-            Err(error) => {
-                self.conn
-                    .failure(&format!("delete visitor {id}"), error)
-                    .message
-            }
-            Ok(()) => String::new(),
+        let Err(error) = result else {
+            return String::new();
+        };
+        let context = format!("delete visitor {id}");
+        let message = self.conn.failure(&context, error).message;
+        match message
+            .strip_prefix(&context)
+            .and_then(|m| m.strip_prefix(": "))
+        {
+            Some(rest) => rest.to_owned(),
+            None => message,
         }
     }
 }

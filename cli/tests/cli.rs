@@ -2381,6 +2381,12 @@ fn bulk_delete_refusals() {
     );
     let out = run(&[&base[..], &["--from-file", path_str(&list), "--yes"]].concat());
     assert_eq!(out.code, 3, "{out:?}");
+    // Without --per-hour and --per-day: the API's documented quota.
+    assert!(
+        out.stderr
+            .starts_with("deleting 2 visitors, at most 30 requests an hour and 500 a day; "),
+        "{out:?}"
+    );
     let errors: Vec<&str> = out
         .stderr
         .lines()
@@ -2403,7 +2409,11 @@ fn bulk_delete_refusals() {
     );
     let out = run(&[&base[..], &["--from-file", path_str(&list), "--yes"]].concat());
     assert_eq!(out.code, 1, "{out:?}");
-    assert!(out.stderr.contains("failed vis0: "), "{out:?}");
+    assert!(
+        out.stderr
+            .contains("failed vis0: HTTP 400: request_cannot_be_parsed: invalid visitor id\n"),
+        "{out:?}"
+    );
     assert!(out.stderr.contains("deleted vis1"), "{out:?}");
     assert!(
         out.stderr.contains("deleted 1, not found 0, failed 1"),
