@@ -18,7 +18,8 @@ use crate::timespec;
     version,
     propagate_version = true,
     after_help = "Exit codes: 0 ok, 1 invalid or not found, 2 usage, 3 API refused, \
-                  4 gave up (retries, network, timeout), 130 interrupted.\n\
+                  4 gave up (retries, network, timeout), 5 output not written (disk full, \
+                  permission denied), 130 interrupted.\n\
                   Try it without an account: fingerprint --demo events search --limit 5"
 )]
 pub struct Cli {
@@ -128,13 +129,13 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Get, search, export and update identification events
+    /// Get, search, follow, export and update identification events
     #[command(subcommand)]
     Events(Box<EventsCommand>),
-    /// Delete a visitor's data
+    /// Delete the data of a visitor, or of a list of visitors within the quota
     #[command(subcommand)]
     Visitors(VisitorsCommand),
-    /// Verify or sign webhook bodies with the webhook's secret
+    /// Verify or sign webhook bodies, or forward new events to a local webhook endpoint
     #[command(subcommand)]
     Webhook(WebhookCommand),
     /// Decrypt a sealed client result and print the event it holds
@@ -142,18 +143,24 @@ pub enum Command {
     /// Run the fake Server API as a local server for testing integrations
     #[command(subcommand)]
     Mock(MockCommand),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish)
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff), or write one page per command to a directory
+    Manpage(ManpageArgs),
 }
 
 #[derive(Subcommand, Debug)]
 pub enum EventsCommand {
     /// Print one event as JSON
     Get(GetArgs),
-    /// Search events with the API's filters and print them as JSON, JSON lines or CSV
+    /// Search events with the API's filters and print them as a table, JSON, JSON lines or CSV
     Search(SearchArgs),
     /// Export every matching event to a JSON lines file, resumable after an interruption
     Export(ExportArgs),
     /// Set an event's linked id, tags or suspect flag
     Update(UpdateArgs),
+    /// Print new events as they happen, until Ctrl-C or --max-events
+    Tail(TailArgs),
 }
 
 #[derive(Args, Debug)]
@@ -174,8 +181,34 @@ pub enum Format {
     Json,
     /// One compact JSON event per line
     Jsonl,
-    /// Comma-separated values with a header row (see --fields)
+    /// Comma-separated values with a header row (see --fields); a text cell
+    /// that starts with = + - @, a tab or a carriage return gets a leading '
+    /// so that spreadsheets do not run it as a formula
     Csv,
+    /// Aligned columns for people, fitted to the terminal's width: event id,
+    /// time, visitor, browser/OS, IP and country, bot, suspect score, flags set
+    Table,
+}
+
+/// The formats that print one event at a time, for output without an end.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LineFormat {
+    /// One compact JSON event per line
+    Jsonl,
+    /// Comma-separated values with a header row (formula-safe, as for search)
+    Csv,
+    /// Aligned columns fitted to the terminal's width
+    Table,
+}
+
+impl From<LineFormat> for Format {
+    fn from(format: LineFormat) -> Self {
+        match format {
+            LineFormat::Jsonl => Self::Jsonl,
+            LineFormat::Csv => Self::Csv,
+            LineFormat::Table => Self::Table,
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -192,14 +225,17 @@ pub struct SearchArgs {
     /// Start at this page (the `pagination_key` of a previous page)
     #[arg(long, value_name = "KEY")]
     pub pagination_key: Option<String>,
-    /// Output format
-    #[arg(long, value_enum, default_value_t = Format::Json)]
-    pub format: Format,
+    /// Output format [default: table on a terminal, json otherwise or with --fields]
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
     /// Only these fields, comma-separated, nested with dots: event_id,identification.visitor_id
     #[arg(long, value_name = "A,B.C", value_delimiter = ',')]
     pub fields: Vec<String>,
+    /// Ask the API to count the matches, up to N (printed on stderr)
+    #[arg(long, value_name = "N")]
+    pub total_hits: Option<i64>,
     #[command(flatten)]
-    pub filters: Filters,
+    pub query: Query,
 }
 
 #[derive(Args, Debug)]
@@ -222,11 +258,11 @@ pub struct ExportArgs {
     /// Only these fields, comma-separated, nested with dots
     #[arg(long, value_name = "A,B.C", value_delimiter = ',')]
     pub fields: Vec<String>,
-    /// No progress on stderr
+    /// Nothing on stderr but errors (no progress bar, no summary)
     #[arg(long, short)]
     pub quiet: bool,
     #[command(flatten)]
-    pub filters: Filters,
+    pub query: Query,
 }
 
 #[derive(Args, Debug)]
@@ -255,14 +291,55 @@ fn parse_tag(s: &str) -> Result<(String, String), String> {
 
 #[derive(Subcommand, Debug)]
 pub enum VisitorsCommand {
-    /// Delete everything stored about a visitor (asks first unless --yes)
+    /// Delete everything stored about a visitor, or about every visitor in a list (asks first unless --yes)
+    #[command(
+        after_help = "With --from-file, requests are paced so that at most --per-hour of them \
+        go out in any hour and --per-day in any 24 hours (the API's documented delete quota is 30 an \
+        hour and 500 a day). Each request and its outcome are appended to the journal (synced to disk \
+        entry by entry), and the quota counts the journal's requests too: run the same command again \
+        after an interruption and the visitors already deleted (or not found) are skipped. A visitor \
+        whose request was under way when the run stopped is sent again (deleting twice is harmless). \
+        An HTTP 429 is answered by waiting as long as Retry-After says, then trying the same visitor \
+        again. The run ends with a summary (deleted, not found, failed) and exits 1 when any \
+        deletion failed."
+    )]
     Delete(DeleteArgs),
 }
 
 #[derive(Args, Debug)]
 pub struct DeleteArgs {
     /// The visitor id
-    pub visitor_id: String,
+    #[arg(required_unless_present = "from_file", conflicts_with = "from_file")]
+    pub visitor_id: Option<String>,
+    /// Delete every visitor listed in FILE, one id a line (- for stdin; blank lines and # comments skipped)
+    #[arg(long, value_name = "FILE|-")]
+    pub from_file: Option<String>,
+    /// Where --from-file records its progress [default: FILE.journal; required with -]
+    #[arg(
+        long,
+        value_name = "JOURNAL",
+        requires = "from_file",
+        conflicts_with = "visitor_id"
+    )]
+    pub journal: Option<PathBuf>,
+    /// With --from-file: delete requests allowed in any hour [default: 30, the API's quota]
+    #[arg(
+        long,
+        value_name = "N",
+        requires = "from_file",
+        conflicts_with = "visitor_id",
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub per_hour: Option<u32>,
+    /// With --from-file: delete requests allowed in any 24 hours [default: 500, the API's quota]
+    #[arg(
+        long,
+        value_name = "N",
+        requires = "from_file",
+        conflicts_with = "visitor_id",
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub per_day: Option<u32>,
     /// Do not ask for confirmation
     #[arg(long, short)]
     pub yes: bool,
@@ -274,6 +351,100 @@ pub enum WebhookCommand {
     Verify(VerifyArgs),
     /// Print the signature header Fingerprint would send with a body
     Sign(SignArgs),
+    /// Forward new events to a local webhook endpoint, signed as Fingerprint signs webhooks
+    #[command(
+        after_help = "Events are found by searching the API (oldest first, from the last \
+        event seen), not pushed by Fingerprint: each one is POSTed once, in order, with the event \
+        JSON as the body, Content-Type: application/json and an fpjs-event-signature header made \
+        with the secret. A receiver that answers other than 2xx, or cannot be reached, is tried \
+        3 more times (after 1s, 2s and 4s); then the event is reported on stderr and skipped. \
+        Each delivery attempt is one line on stderr: time, event id, the receiver's status and \
+        the time it took. Searches go out at most once a second and every --interval when \
+        nothing is new; a 429 or a failed search is retried with a growing pause. Stop with \
+        Ctrl-C (exit 0) or --max-events."
+    )]
+    Listen(Box<ListenArgs>),
+}
+
+#[derive(Args, Debug)]
+pub struct ListenArgs {
+    /// The URL to POST each event to, e.g. http://localhost:3000/webhook
+    #[arg(long, value_name = "URL", value_parser = parse_http_url)]
+    pub forward_to: ForwardUrl,
+    /// The webhook secret to sign with (never printed; the environment variable keeps it out of the process list)
+    #[arg(
+        long,
+        env = "FINGERPRINT_WEBHOOK_SECRET",
+        hide_env_values = true,
+        value_name = "SECRET"
+    )]
+    pub secret: Secret,
+    #[command(flatten)]
+    pub follow: FollowArgs,
+}
+
+/// Where `webhook listen` sends events. Shown (in `Debug` and on stderr)
+/// without the password it may hold.
+#[derive(Clone)]
+pub struct ForwardUrl(pub reqwest::Url);
+
+impl fmt::Display for ForwardUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut shown = self.0.clone();
+        if shown.password().is_some() {
+            let _ = shown.set_password(Some("***"));
+        }
+        write!(f, "{shown}")
+    }
+}
+
+impl fmt::Debug for ForwardUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ForwardUrl({self})")
+    }
+}
+
+/// An absolute `http` or `https` URL.
+fn parse_http_url(s: &str) -> Result<ForwardUrl, String> {
+    let url = reqwest::Url::parse(s.trim()).map_err(|e| format!("not a URL: {e}"))?;
+    match url.scheme() {
+        "http" | "https" if url.host().is_some() => Ok(ForwardUrl(url)),
+        _ => Err("expected an http:// or https:// URL with a host".to_owned()),
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct TailArgs {
+    /// Output format [default: table on a terminal, jsonl otherwise]
+    #[arg(long, value_enum)]
+    pub format: Option<LineFormat>,
+    #[command(flatten)]
+    pub follow: FollowArgs,
+}
+
+/// What `events tail` and `webhook listen` share: where to start, when to
+/// stop, how often to look, and which events.
+#[derive(Args, Debug)]
+pub struct FollowArgs {
+    /// Start with the events from this time: RFC 3339, Unix ms, or ago (7d, 12h, 30m) [default: now]
+    #[arg(long, value_name = "TIME", value_parser = timespec::check)]
+    pub since: Option<String>,
+    /// Stop after this many events
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_events: Option<u64>,
+    /// How long to wait between searches when nothing is new (at least 1s)
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_interval)]
+    pub interval: Duration,
+    #[command(flatten)]
+    pub filters: Filters,
+}
+
+fn parse_interval(s: &str) -> Result<Duration, String> {
+    let interval = parse_duration(s)?;
+    if interval < Duration::from_secs(1) {
+        return Err("at least 1s: every search counts against the API's rate limit".to_owned());
+    }
+    Ok(interval)
 }
 
 #[derive(Args, Debug)]
@@ -329,6 +500,19 @@ pub enum MockCommand {
 }
 
 #[derive(Args, Debug)]
+pub struct CompletionsArgs {
+    /// The shell to complete for
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Args, Debug)]
+pub struct ManpageArgs {
+    /// Write fingerprint.1 and one page per command (fingerprint-events-search.1, ...) into DIR
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
 pub struct ServeArgs {
     /// Port to listen on (0: any free port)
     #[arg(long, default_value_t = 0)]
@@ -344,14 +528,131 @@ pub struct ServeArgs {
     pub key: String,
 }
 
-/// Every filter of the search endpoint, one flag each. Boolean filters take
-/// `true` or `false` (a bare flag means `true`); array filters repeat.
+/// The search as typed: its time window and order, and its filters.
 ///
 /// Serialized into an export's checkpoint, so a resumed export runs the same
-/// search.
+/// search (one JSON object, as before the window and the filters were split).
+#[derive(Args, Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Query {
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub window: Window,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub filters: Filters,
+}
+
+/// Where a search starts and ends, and in which order it goes. The commands
+/// that follow new events (`events tail`, `webhook listen`) set these
+/// themselves and take `--since` instead.
 #[derive(Args, Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-#[command(next_help_heading = "Filters")]
+#[command(next_help_heading = "Time window")]
+pub struct Window {
+    /// From this time: RFC 3339, Unix ms, or ago (7d, 12h, 30m) [API default: 7 days ago]
+    #[arg(long, value_name = "TIME", value_parser = timespec::check)]
+    pub start: Option<String>,
+    /// Up to this time: RFC 3339, Unix ms, or ago (7d, 12h, 30m) [API default: now]
+    #[arg(long, value_name = "TIME", value_parser = timespec::check)]
+    pub end: Option<String>,
+    /// Oldest first
+    #[arg(long)]
+    pub reverse: bool,
+}
+
+/// The known values of the search filters that take one of a set. Only for
+/// help and completion: the flags take any text (see [`open_enum`]).
+pub mod known {
+    pub const BOT: &[&str] = &["all", "good", "bad", "none"];
+    pub const BOT_INFO: &[&str] = &["all", "none"];
+    pub const BOT_INFO_CATEGORY: &[&str] = &[
+        "advertising_and_marketing",
+        "aggregator",
+        "ai_agent",
+        "ai_assistant",
+        "ai_browser",
+        "ai_crawler",
+        "ai_search",
+        "browser_automation",
+        "ecommerce",
+        "monitoring_and_analytics",
+        "other",
+        "scraping",
+        "security",
+        "search_engine_crawler",
+        "search_engine_optimization",
+        "unknown",
+    ];
+    pub const BOT_INFO_IDENTITY: &[&str] = &["verified", "signed", "spoofed", "unknown"];
+    pub const CONFIDENCE: &[&str] = &["low", "medium", "high"];
+    pub const RARE_DEVICE_PERCENTILE_BUCKET: &[&str] = &[
+        "<p95",
+        "p95-p99",
+        "p99-p99.5",
+        "p99.5-p99.9",
+        "p99.9+",
+        "not_seen",
+    ];
+    pub const SDK_PLATFORM: &[&str] = &["js", "android", "ios"];
+    pub const INCREMENTAL_IDENTIFICATION_STATUS: &[&str] = &["partially_completed", "completed"];
+    pub const SOURCE: &[&str] = &["edge"];
+}
+
+/// A value parser for a filter with a set of values: `values` are offered by
+/// `--help` and shell completion, and any other text is accepted and sent as
+/// typed (the API is open to values newer than this CLI and says itself
+/// whether one is valid).
+pub fn open_enum(values: &'static [&'static str]) -> OpenEnum {
+    OpenEnum(values)
+}
+
+#[derive(Clone, Debug)]
+pub struct OpenEnum(&'static [&'static str]);
+
+impl clap::builder::TypedValueParser for OpenEnum {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        let text = clap::builder::StringValueParser::new().parse_ref(cmd, arg, value)?;
+        if text.trim().is_empty() {
+            let mut error = clap::Error::new(clap::error::ErrorKind::InvalidValue).with_cmd(cmd);
+            if let Some(arg) = arg {
+                error.insert(
+                    clap::error::ContextKind::InvalidArg,
+                    clap::error::ContextValue::String(arg.to_string()),
+                );
+            }
+            error.insert(
+                clap::error::ContextKind::InvalidValue,
+                clap::error::ContextValue::String(text),
+            );
+            return Err(error);
+        }
+        Ok(text)
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(
+            self.0
+                .iter()
+                .copied()
+                .map(clap::builder::PossibleValue::new),
+        ))
+    }
+}
+
+/// Every filter of the search endpoint, one flag each. Boolean filters take
+/// `true` or `false` (a bare flag means `true`); array filters repeat.
+#[derive(Args, Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+#[command(next_help_heading = "Filters (a value not listed is sent as typed)")]
 pub struct Filters {
     /// Events of this visitor
     #[arg(long, value_name = "ID")]
@@ -362,32 +663,23 @@ pub struct Filters {
     /// Events with this linked id
     #[arg(long, value_name = "ID")]
     pub linked_id: Option<String>,
-    /// From this time: RFC 3339, Unix ms, or ago (7d, 12h, 30m) [API default: 7 days ago]
-    #[arg(long, value_name = "TIME", value_parser = timespec::check)]
-    pub start: Option<String>,
-    /// Up to this time: RFC 3339, Unix ms, or ago (7d, 12h, 30m) [API default: now]
-    #[arg(long, value_name = "TIME", value_parser = timespec::check)]
-    pub end: Option<String>,
-    /// Oldest first
-    #[arg(long)]
-    pub reverse: bool,
     /// Events marked suspect (or not)
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub suspect: Option<bool>,
-    /// Bot detection result: all, good, bad, none
-    #[arg(long, value_name = "KIND")]
+    /// Bot detection result
+    #[arg(long, value_name = "KIND", value_parser = open_enum(known::BOT))]
     pub bot: Option<String>,
-    /// Bot info present: all, none
-    #[arg(long, value_name = "KIND")]
+    /// Bot info present
+    #[arg(long, value_name = "KIND", value_parser = open_enum(known::BOT_INFO))]
     pub bot_info: Option<String>,
-    /// Bot category, e.g. ai_crawler, search_engine_crawler (repeatable)
-    #[arg(long, value_name = "CATEGORY")]
+    /// Bot category (repeatable)
+    #[arg(long, value_name = "CATEGORY", value_parser = open_enum(known::BOT_INFO_CATEGORY))]
     pub bot_info_category: Vec<String>,
-    /// Bot identity: verified, signed, spoofed, unknown (repeatable)
-    #[arg(long, value_name = "IDENTITY")]
+    /// Bot identity (repeatable)
+    #[arg(long, value_name = "IDENTITY", value_parser = open_enum(known::BOT_INFO_IDENTITY))]
     pub bot_info_identity: Vec<String>,
-    /// Bot detection confidence: low, medium, high (repeatable)
-    #[arg(long, value_name = "LEVEL")]
+    /// Bot detection confidence (repeatable)
+    #[arg(long, value_name = "LEVEL", value_parser = open_enum(known::CONFIDENCE))]
     pub bot_info_confidence: Vec<String>,
     /// Bot provider (repeatable)
     #[arg(long, value_name = "NAME")]
@@ -416,14 +708,14 @@ pub struct Filters {
     /// Environment id (repeatable)
     #[arg(long, value_name = "ID")]
     pub environment: Vec<String>,
-    /// Event source: edge (repeatable)
-    #[arg(long, value_name = "SOURCE")]
+    /// Event source (repeatable)
+    #[arg(long, value_name = "SOURCE", value_parser = open_enum(known::SOURCE))]
     pub source: Vec<String>,
     /// Client SDK version
     #[arg(long, value_name = "VERSION")]
     pub sdk_version: Option<String>,
-    /// Client SDK platform: js, android, ios
-    #[arg(long, value_name = "PLATFORM")]
+    /// Client SDK platform
+    #[arg(long, value_name = "PLATFORM", value_parser = open_enum(known::SDK_PLATFORM))]
     pub sdk_platform: Option<String>,
     /// Proximity id
     #[arg(long, value_name = "ID")]
@@ -434,8 +726,8 @@ pub struct Filters {
     /// VPN detected (or not)
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub vpn: Option<bool>,
-    /// VPN detection confidence: low, medium, high
-    #[arg(long, value_name = "LEVEL")]
+    /// VPN detection confidence
+    #[arg(long, value_name = "LEVEL", value_parser = open_enum(known::CONFIDENCE))]
     pub vpn_confidence: Option<String>,
     /// Proxy detected (or not)
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
@@ -470,8 +762,8 @@ pub struct Filters {
     /// Rare device (or not)
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub rare_device: Option<bool>,
-    /// Rarity bucket: <p95, p95-p99, p99-p99.5, p99.5-p99.9, p99.9+, not_seen
-    #[arg(long, value_name = "BUCKET")]
+    /// Rarity bucket
+    #[arg(long, value_name = "BUCKET", value_parser = open_enum(known::RARE_DEVICE_PERCENTILE_BUCKET))]
     pub rare_device_percentile_bucket: Option<String>,
     /// Jailbroken iOS device (or not)
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
@@ -497,12 +789,9 @@ pub struct Filters {
     /// Call in progress (or not)
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub active_call: Option<bool>,
-    /// Identification status: partially_completed, completed
-    #[arg(long, value_name = "STATUS")]
+    /// Identification status
+    #[arg(long, value_name = "STATUS", value_parser = open_enum(known::INCREMENTAL_IDENTIFICATION_STATUS))]
     pub incremental_identification_status: Option<String>,
-    /// Ask the API to count the matches, up to N (printed on stderr)
-    #[arg(long, value_name = "N")]
-    pub total_hits: Option<i64>,
 }
 
 #[cfg(test)]
@@ -550,6 +839,80 @@ mod tests {
             parse(&["--key-env", "A", "--key", "k", "--key-env", "B"]).ok(),
             Some((1, vec!["A".to_owned(), "B".to_owned()]))
         );
+    }
+
+    #[test]
+    fn enum_filters_offer_their_values_and_take_any_other() {
+        use clap::builder::TypedValueParser;
+        let parser = open_enum(known::BOT);
+        let offered: Vec<String> = parser
+            .possible_values()
+            .into_iter()
+            .flatten()
+            .map(|v| v.get_name().to_owned())
+            .collect();
+        assert_eq!(offered, ["all", "good", "bad", "none"]);
+        let search = |args: &[&str]| {
+            Cli::try_parse_from(["fingerprint", "events", "search"].iter().chain(args)).map(|cli| {
+                match cli.command {
+                    Command::Events(events) => match *events {
+                        EventsCommand::Search(search) => search.query.filters,
+                        other => panic!("{other:?}"),
+                    },
+                    other => panic!("{other:?}"),
+                }
+            })
+        };
+        let filters = search(&["--bot", "bad"]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(filters.bot.as_deref(), Some("bad"));
+        // Newer than this CLI: sent as typed.
+        let filters = search(&[
+            "--bot",
+            "some_new_kind",
+            "--source",
+            "edge",
+            "--source",
+            "web",
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(filters.bot.as_deref(), Some("some_new_kind"));
+        assert_eq!(filters.source, ["edge", "web"]);
+        assert!(search(&["--bot", " "]).is_err(), "empty text is refused");
+    }
+
+    #[test]
+    fn bulk_delete_flags_need_the_list() {
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from(["fingerprint", "visitors", "delete"].iter().chain(args))
+        };
+        assert!(parse(&["vis1"]).is_ok());
+        assert!(parse(&["--from-file", "list.txt", "--per-hour", "10"]).is_ok());
+        assert!(parse(&[]).is_err(), "an id or a list");
+        assert!(parse(&["vis1", "--from-file", "list.txt"]).is_err());
+        assert!(parse(&["vis1", "--per-hour", "10"]).is_err());
+        assert!(parse(&["vis1", "--journal", "j"]).is_err());
+        assert!(parse(&["--from-file", "l", "--per-day", "0"]).is_err());
+    }
+
+    #[test]
+    fn the_webhook_secret_is_not_in_debug_output() {
+        let cli = Cli::try_parse_from([
+            "fingerprint",
+            "webhook",
+            "listen",
+            "--forward-to",
+            "http://dev:hunter2pass@localhost:3000/hook",
+            "--secret",
+            "whsec_very_secret",
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        let shown = format!("{cli:?}");
+        assert!(
+            shown.contains("ForwardUrl(http://dev:***@localhost:3000/hook)"),
+            "{shown}"
+        );
+        assert!(!shown.contains("very_secret"), "{shown}");
+        assert!(!shown.contains("hunter2pass"), "{shown}");
     }
 
     #[test]

@@ -1,10 +1,14 @@
 //! The client every API command uses: the real API (key, region or base
 //! URL), or with `--demo` an embedded fake seeded with sample events.
 
+use std::time::Duration;
+
 use fingerprint_server_sdk::mock::{self, FakeApi};
 use fingerprint_server_sdk::{Client, Error, RetryPolicy};
+use serde_json::{Value, json};
 
 use crate::args::Global;
+use crate::clock::Clock;
 use crate::failure::{Failure, Result, Target};
 
 /// How many sample events `--demo` starts with.
@@ -15,7 +19,7 @@ pub struct Connection {
     pub client: Client,
     pub target: Target,
     /// Kept alive for the command's duration with `--demo`.
-    _fake: Option<FakeApi>,
+    fake: Option<FakeApi>,
 }
 
 impl Connection {
@@ -23,9 +27,47 @@ impl Connection {
     pub fn failure(&self, context: &str, error: &Error) -> Failure {
         Failure::api(context, error, &self.target)
     }
+
+    /// With `--demo`, a new sample event every couple of seconds, forever
+    /// (so `events tail` and `webhook listen` have something to show);
+    /// otherwise never returns.
+    pub async fn feed_demo(&self) {
+        let Some(fake) = &self.fake else {
+            return std::future::pending().await;
+        };
+        let clock = Clock::system();
+        for n in 0u64.. {
+            clock.sleep(DEMO_EVERY).await;
+            // Best effort: a refused event only means one less to show.
+            let _ = fake.insert_json(live_sample(n, clock.now_ms()));
+        }
+    }
+}
+
+/// How often `--demo` adds an event while a command follows new ones.
+const DEMO_EVERY: Duration = Duration::from_secs(2);
+
+/// The `n`-th live demo event: one of the samples, happening at `now_ms`.
+fn live_sample(n: u64, now_ms: i64) -> Value {
+    const KINDS: usize = 24;
+    let index = usize::try_from(n).unwrap_or(0) % KINDS;
+    let mut event = mock::sample_events(KINDS, now_ms)
+        .into_iter()
+        .nth(index)
+        .unwrap_or_else(|| json!({}));
+    event["timestamp"] = json!(now_ms);
+    event["event_id"] = json!(format!("{now_ms}.live{:04}", n % 10_000));
+    event
 }
 
 pub async fn connect(global: &Global) -> Result<Connection> {
+    connect_with(global, None).await
+}
+
+/// [`connect`], with this retry policy instead of the one `--retries` sets
+/// (bulk deletion retries on its own, as every attempt counts against the
+/// delete quota).
+pub async fn connect_with(global: &Global, retry: Option<RetryPolicy>) -> Result<Connection> {
     let region = global.region.unwrap_or_default();
     let target = Target {
         region,
@@ -61,10 +103,10 @@ pub async fn connect(global: &Global) -> Result<Connection> {
         }
         (builder, None)
     };
-    let retry = match global.retries {
+    let retry = retry.unwrap_or_else(|| match global.retries {
         None => RetryPolicy::standard(),
         Some(retries) => RetryPolicy::standard().with_max_attempts(retries.saturating_add(1)),
-    };
+    });
     let mut builder = builder
         .retry(retry)
         .user_agent_suffix(concat!("fingerprint-cli/", env!("CARGO_PKG_VERSION")));
@@ -76,7 +118,7 @@ pub async fn connect(global: &Global) -> Result<Connection> {
     Ok(Connection {
         client,
         target,
-        _fake: fake,
+        fake,
     })
 }
 

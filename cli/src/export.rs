@@ -10,22 +10,22 @@
 //! to that length and asks for the page after it.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufReader, BufWriter, IsTerminal, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::args::{ExportArgs, Filters, Format};
+use crate::args::{ExportArgs, Format, Query};
+use crate::clock;
 use crate::connect::Connection;
 use crate::failure::{Failure, Result, exit};
 use crate::output::{EventWriter, parse_fields};
+use crate::progress::Progress;
 use crate::search::{ResolvedSearch, next_page_key, page_events};
 
-/// Test hook: after this many checkpointed pages, write the next page's
-/// events and exit at once, before its checkpoint, as a crash would.
-pub const STOP_AFTER_PAGES_ENV: &str = "FINGERPRINT_EXPORT_STOP_AFTER_PAGES";
-/// The exit code of that simulated crash (what a shell reports for SIGKILL).
+/// The exit code of the crash the test hook simulates
+/// ([`clock::STOP_AFTER_PAGES_ENV`]): what a shell reports for SIGKILL.
 const SIMULATED_CRASH_EXIT: i32 = 137;
 
 const CHECKPOINT_KIND: &str = "fingerprint-cli export checkpoint";
@@ -71,7 +71,7 @@ impl Checkpoint {
                 ))
                 .with_hint("start the export without --resume"));
             }
-            Err(e) => return Err(Failure::io(&path.display().to_string(), &e)),
+            Err(e) => return Err(Failure::read(&path.display().to_string(), &e)),
         };
         let checkpoint: Self = serde_json::from_slice(&text).map_err(|e| {
             Failure::invalid(format!("{} is not a valid checkpoint: {e}", path.display()))
@@ -118,7 +118,7 @@ pub async fn run(conn: &Connection, args: ExportArgs) -> Result<()> {
     let out_path = args.out.clone();
     let cp_path = checkpoint_path(&out_path);
     let shown = out_path.display().to_string();
-    let file_failure = |e: io::Error| Failure::io(&shown, &e);
+    let file_failure = |e: io::Error| Failure::write(&shown, &e);
 
     let (mut checkpoint, file) = if args.resume {
         resume(&args, &out_path, &cp_path)?
@@ -132,7 +132,10 @@ pub async fn run(conn: &Connection, args: ExportArgs) -> Result<()> {
         Format::Jsonl,
         fields,
     );
-    let mut progress = Progress::new(args.quiet, checkpoint.events, checkpoint.pages);
+    let started = Instant::now();
+    let pages_before = checkpoint.pages;
+    let progress = Progress::new(export.max, "events", true, !args.quiet);
+    progress.set_position(checkpoint.events);
 
     let finished = checkpoint.pages > 0 && checkpoint.pagination_key.is_none()
         || export.max.is_some_and(|max| checkpoint.events >= max);
@@ -144,9 +147,7 @@ pub async fn run(conn: &Connection, args: ExportArgs) -> Result<()> {
         if let Some(key) = &checkpoint.pagination_key {
             search = search.pagination_key(key.clone());
         }
-        let stop_after: Option<u64> = std::env::var(STOP_AFTER_PAGES_ENV)
-            .ok()
-            .and_then(|v| v.trim().parse().ok());
+        let stop_after = clock::export_stop_after_pages();
         let interrupted = tokio::signal::ctrl_c();
         tokio::pin!(interrupted);
         // Pages as the API sent them: events are exported with every field.
@@ -155,7 +156,7 @@ pub async fn run(conn: &Connection, args: ExportArgs) -> Result<()> {
             let page = tokio::select! {
                 page = pages.next() => page,
                 _ = &mut interrupted => {
-                    progress.clear();
+                    progress.finish();
                     return Err(Failure::new(
                         exit::INTERRUPTED,
                         format!("interrupted: {} events are in {shown}", checkpoint.events),
@@ -167,7 +168,7 @@ pub async fn run(conn: &Connection, args: ExportArgs) -> Result<()> {
             let page = match page {
                 Ok(page) => page,
                 Err(e) => {
-                    progress.clear();
+                    progress.finish();
                     return Err(conn
                         .failure("search events", &e)
                         .with_resume_hint(checkpoint.events, &shown));
@@ -191,7 +192,7 @@ pub async fn run(conn: &Connection, args: ExportArgs) -> Result<()> {
             checkpoint.events += take as u64;
             checkpoint.bytes = bytes;
             checkpoint.pagination_key = next_page_key(&page);
-            progress.update(checkpoint.events, checkpoint.pages);
+            progress.set_position(checkpoint.events);
             let done = checkpoint.pagination_key.is_none()
                 || export.max.is_some_and(|max| checkpoint.events >= max);
             if done {
@@ -204,7 +205,7 @@ pub async fn run(conn: &Connection, args: ExportArgs) -> Result<()> {
             }
             checkpoint
                 .save(&cp_path)
-                .map_err(|e| Failure::io(&cp_path.display().to_string(), &e))?;
+                .map_err(|e| Failure::write(&cp_path.display().to_string(), &e))?;
         }
     }
     writer.finish().map_err(file_failure)?;
@@ -216,9 +217,17 @@ pub async fn run(conn: &Connection, args: ExportArgs) -> Result<()> {
     match fs::remove_file(&cp_path) {
         Ok(()) => sync_dir(&cp_path),
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => return Err(Failure::io(&cp_path.display().to_string(), &e)),
+        Err(e) => return Err(Failure::write(&cp_path.display().to_string(), &e)),
     }
-    progress.finish(checkpoint.events, checkpoint.pages, &shown);
+    progress.finish();
+    if !args.quiet {
+        note!(
+            "exported {} events to {shown} ({} pages in {:.1}s)",
+            checkpoint.events,
+            checkpoint.pages - pages_before,
+            started.elapsed().as_secs_f64()
+        );
+    }
     Ok(())
 }
 
@@ -245,7 +254,7 @@ fn start(args: &ExportArgs, out: &Path, cp_path: &Path) -> Result<(Checkpoint, F
         kind: CHECKPOINT_KIND.to_owned(),
         version: CHECKPOINT_VERSION,
         export: SavedSearch {
-            search: ResolvedSearch::resolve(&args.filters, now, true)?,
+            search: ResolvedSearch::resolve(&args.query, now, true)?,
             page_size: args.limit,
             max: args.max,
             fields: args.fields.clone(),
@@ -256,10 +265,10 @@ fn start(args: &ExportArgs, out: &Path, cp_path: &Path) -> Result<(Checkpoint, F
         bytes: 0,
     };
     let shown = out.display().to_string();
-    let file = File::create(out).map_err(|e| Failure::io(&shown, &e))?;
+    let file = File::create(out).map_err(|e| Failure::write(&shown, &e))?;
     checkpoint
         .save(cp_path)
-        .map_err(|e| Failure::io(&cp_path.display().to_string(), &e))?;
+        .map_err(|e| Failure::write(&cp_path.display().to_string(), &e))?;
     Ok((checkpoint, file))
 }
 
@@ -267,7 +276,7 @@ fn start(args: &ExportArgs, out: &Path, cp_path: &Path) -> Result<(Checkpoint, F
 /// cuts it back to the last whole page.
 fn resume(args: &ExportArgs, out: &Path, cp_path: &Path) -> Result<(Checkpoint, File)> {
     let checkpoint = Checkpoint::load(cp_path)?;
-    if args.filters != Filters::default() && args.filters != checkpoint.export.search.filters {
+    if args.query != Query::default() && args.query != checkpoint.export.search.query {
         return Err(
             Failure::usage("the filters differ from those of the interrupted export")
                 .with_hint("resume with the same filters, or none (the checkpoint keeps them)"),
@@ -278,8 +287,11 @@ fn resume(args: &ExportArgs, out: &Path, cp_path: &Path) -> Result<(Checkpoint, 
         .read(true)
         .write(true)
         .open(out)
-        .map_err(|e| Failure::io(&shown, &e))?;
-    let len = file.metadata().map_err(|e| Failure::io(&shown, &e))?.len();
+        .map_err(|e| Failure::write(&shown, &e))?;
+    let len = file
+        .metadata()
+        .map_err(|e| Failure::write(&shown, &e))?
+        .len();
     let mismatch = |why: &str| {
         Failure::invalid(format!("{shown} does not match its checkpoint: {why}"))
             .with_hint("start over with --force")
@@ -290,7 +302,7 @@ fn resume(args: &ExportArgs, out: &Path, cp_path: &Path) -> Result<(Checkpoint, 
             checkpoint.bytes
         )));
     }
-    let lines = count_lines(&mut file, checkpoint.bytes).map_err(|e| Failure::io(&shown, &e))?;
+    let lines = count_lines(&mut file, checkpoint.bytes).map_err(|e| Failure::write(&shown, &e))?;
     if lines != checkpoint.events {
         return Err(mismatch(&format!(
             "its first {} bytes hold {lines} lines, the checkpoint counts {} events",
@@ -299,11 +311,12 @@ fn resume(args: &ExportArgs, out: &Path, cp_path: &Path) -> Result<(Checkpoint, 
     }
     file.set_len(checkpoint.bytes)
         .and_then(|()| file.seek(SeekFrom::Start(checkpoint.bytes)))
-        .map_err(|e| Failure::io(&shown, &e))?;
+        .map_err(|e| Failure::write(&shown, &e))?;
     if !args.quiet {
-        eprintln!(
+        note!(
             "resuming {shown} after {} events ({} pages)",
-            checkpoint.events, checkpoint.pages
+            checkpoint.events,
+            checkpoint.pages
         );
     }
     Ok((checkpoint, file))
@@ -340,75 +353,6 @@ impl Failure {
             None => resume,
         };
         self.with_hint(hint)
-    }
-}
-
-/// Progress on stderr: a line redrawn in place on a terminal, a line every
-/// few seconds otherwise.
-struct Progress {
-    enabled: bool,
-    tty: bool,
-    started: Instant,
-    last_line: Instant,
-    /// Events already exported before this run (a resume).
-    base_events: u64,
-    base_pages: u64,
-}
-
-impl Progress {
-    const PLAIN_EVERY: Duration = Duration::from_secs(2);
-
-    fn new(quiet: bool, base_events: u64, base_pages: u64) -> Self {
-        let now = Instant::now();
-        Self {
-            enabled: !quiet,
-            tty: io::stderr().is_terminal(),
-            started: now,
-            last_line: now,
-            base_events,
-            base_pages,
-        }
-    }
-
-    fn line(&self, events: u64, pages: u64) -> String {
-        let elapsed = self.started.elapsed();
-        let rate = (events - self.base_events) as f64 / elapsed.as_secs_f64().max(0.001);
-        let secs = elapsed.as_secs();
-        format!(
-            "{events} events, {pages} pages, {rate:.0} events/s, {:02}:{:02}",
-            secs / 60,
-            secs % 60
-        )
-    }
-
-    fn update(&mut self, events: u64, pages: u64) {
-        if !self.enabled {
-            return;
-        }
-        if self.tty {
-            eprint!("\r\x1b[2Kexporting: {}", self.line(events, pages));
-        } else if self.last_line.elapsed() >= Self::PLAIN_EVERY {
-            eprintln!("exporting: {}", self.line(events, pages));
-            self.last_line = Instant::now();
-        }
-    }
-
-    fn clear(&self) {
-        if self.enabled && self.tty {
-            eprint!("\r\x1b[2K");
-        }
-    }
-
-    fn finish(&self, events: u64, pages: u64, file: &str) {
-        if !self.enabled {
-            return;
-        }
-        self.clear();
-        let this_run = pages - self.base_pages;
-        eprintln!(
-            "exported {events} events to {file} ({this_run} pages in {:.1}s)",
-            self.started.elapsed().as_secs_f64()
-        );
     }
 }
 

@@ -21,6 +21,10 @@ pub mod exit {
     pub const REFUSED: u8 = 3;
     /// No usable answer: gave up after retries, network failure, timeout.
     pub const GAVE_UP: u8 = 4;
+    /// The output could not be written: disk full, permission denied, a
+    /// file that cannot be created (not the reader of stdout going away,
+    /// which ends the command quietly with [`OK`]).
+    pub const OUTPUT: u8 = 5;
     /// Stopped by Ctrl-C.
     pub const INTERRUPTED: u8 = 130;
 }
@@ -60,9 +64,21 @@ impl Failure {
         self
     }
 
-    /// An I/O error on `what` (a file name, "stdout"). A closed stdout
-    /// (`fingerprint ... | head`) ends the command quietly.
+    /// An input the command line named (a file, stdin) that cannot be
+    /// read: a usage error, the name is probably wrong.
+    pub fn read(what: &str, error: &io::Error) -> Self {
+        Self::new(exit::USAGE, format!("{what}: {error}"))
+    }
+
+    /// The name `mock serve` (src/serve.rs) uses for [`read`](Self::read).
     pub fn io(what: &str, error: &io::Error) -> Self {
+        Self::read(what, error)
+    }
+
+    /// Output (stdout, a file, a checkpoint or journal) that cannot be
+    /// written. A closed stdout (`fingerprint ... | head`) ends the command
+    /// quietly.
+    pub fn write(what: &str, error: &io::Error) -> Self {
         if error.kind() == io::ErrorKind::BrokenPipe {
             return Self {
                 code: exit::OK,
@@ -71,7 +87,7 @@ impl Failure {
                 hint: None,
             };
         }
-        Self::new(exit::USAGE, format!("{what}: {error}"))
+        Self::new(exit::OUTPUT, format!("{what}: {error}"))
     }
 
     /// An SDK error, with the CLI's own hint when the SDK's is worded for
@@ -272,9 +288,25 @@ mod tests {
 
     #[test]
     fn broken_pipe_is_silent() {
-        let f = Failure::io("stdout", &io::Error::from(io::ErrorKind::BrokenPipe));
+        let f = Failure::write("stdout", &io::Error::from(io::ErrorKind::BrokenPipe));
         assert!(f.silent);
         assert_eq!(f.code, exit::OK);
+    }
+
+    #[test]
+    fn output_that_cannot_be_written_is_not_a_usage_error() {
+        for kind in [
+            io::ErrorKind::StorageFull,
+            io::ErrorKind::PermissionDenied,
+            io::ErrorKind::Other,
+        ] {
+            let f = Failure::write("out.jsonl", &io::Error::from(kind));
+            assert_eq!(f.code, exit::OUTPUT, "{kind:?}");
+            assert!(!f.silent);
+            assert!(f.to_string().starts_with("error: out.jsonl: "), "{f}");
+        }
+        let f = Failure::read("list.txt", &io::Error::from(io::ErrorKind::NotFound));
+        assert_eq!(f.code, exit::USAGE);
     }
 
     #[test]

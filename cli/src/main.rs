@@ -1,13 +1,32 @@
 //! `fingerprint`: inspect, update and export Fingerprint identification
 //! events from a terminal, built on `fingerprint-server-sdk`.
 
+/// A line on stderr. Unlike `eprintln!`, a closed stderr is not a panic:
+/// the line is lost, the command goes on.
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod args;
+mod bulk;
+mod clock;
 mod connect;
 mod export;
 mod failure;
+mod follow;
+mod journal;
+mod listen;
 mod output;
+mod pace;
+mod progress;
 mod search;
 mod serve;
+mod shell;
+mod table;
+mod tail;
 mod timespec;
 mod tools;
 
@@ -19,8 +38,7 @@ use fingerprint_server_sdk::types;
 use serde_json::Value;
 
 use args::{
-    Cli, Command, DeleteArgs, EventsCommand, GetArgs, MockCommand, UpdateArgs, VisitorsCommand,
-    WebhookCommand,
+    Cli, Command, EventsCommand, GetArgs, MockCommand, UpdateArgs, VisitorsCommand, WebhookCommand,
 };
 use connect::{Connection, connect};
 use failure::{Failure, Result, exit};
@@ -38,7 +56,7 @@ fn main() -> ExitCode {
     {
         Ok(runtime) => runtime,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            note!("error: cannot start the async runtime: {e}");
             return ExitCode::from(exit::GAVE_UP);
         }
     };
@@ -46,7 +64,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::from(exit::OK),
         Err(failure) => {
             if !failure.silent {
-                eprintln!("{failure}");
+                note!("{failure}");
             }
             ExitCode::from(failure.code)
         }
@@ -78,8 +96,14 @@ async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Webhook(WebhookCommand::Verify(args)) => tools::verify(args),
         Command::Webhook(WebhookCommand::Sign(args)) => tools::sign(args),
+        Command::Webhook(WebhookCommand::Listen(args)) => {
+            let conn = connect(&cli.global).await?;
+            listen::run(&conn, *args).await
+        }
         Command::Unseal(args) => tools::unseal(args),
         Command::Mock(MockCommand::Serve(args)) => serve::run(args).await,
+        Command::Completions(args) => shell::completions(&args),
+        Command::Manpage(args) => shell::manpage(&args),
         Command::Events(command) => {
             let conn = connect(&cli.global).await?;
             match *command {
@@ -87,13 +111,18 @@ async fn run(cli: Cli) -> Result<()> {
                 EventsCommand::Search(args) => search::run(&conn, args).await,
                 EventsCommand::Export(args) => export::run(&conn, args).await,
                 EventsCommand::Update(args) => update(&conn, args).await,
+                EventsCommand::Tail(args) => tail::run(&conn, args).await,
             }
         }
+        Command::Visitors(VisitorsCommand::Delete(args)) if args.from_file.is_some() => {
+            bulk::run(&cli.global, args).await
+        }
         Command::Visitors(VisitorsCommand::Delete(args)) => {
+            let visitor_id = args.visitor_id.clone().unwrap_or_default();
             // Ask before connecting: nothing is started for a refusal.
-            confirm_delete(&args)?;
+            confirm_delete(&visitor_id, args.yes)?;
             let conn = connect(&cli.global).await?;
-            delete(&conn, args).await
+            delete(&conn, &visitor_id).await
         }
     }
 }
@@ -136,27 +165,24 @@ async fn update(conn: &Connection, args: UpdateArgs) -> Result<()> {
         .send()
         .await
         .map_err(|e| conn.failure(&format!("update event {}", args.event_id), &e))?;
-    eprintln!("updated event {}", args.event_id);
+    note!("updated event {}", args.event_id);
     Ok(())
 }
 
 /// Asks on the terminal unless `--yes`; without a terminal, refuses.
-fn confirm_delete(args: &DeleteArgs) -> Result<()> {
-    if args.yes {
+fn confirm_delete(visitor_id: &str, yes: bool) -> Result<()> {
+    if yes {
         return Ok(());
     }
     let refuse = |why: &str| {
-        Failure::usage(format!("not deleting visitor {}: {why}", args.visitor_id))
+        Failure::usage(format!("not deleting visitor {visitor_id}: {why}"))
             .with_hint("pass --yes to delete without asking")
     };
     let stdin = io::stdin();
     if !stdin.is_terminal() {
         return Err(refuse("no terminal to confirm on"));
     }
-    eprint!(
-        "Delete all data of visitor {}? This cannot be undone. [y/N] ",
-        args.visitor_id
-    );
+    eprint!("Delete all data of visitor {visitor_id}? This cannot be undone. [y/N] ");
     let _ = io::stderr().flush();
     let mut answer = String::new();
     match stdin.lock().read_line(&mut answer) {
@@ -166,13 +192,13 @@ fn confirm_delete(args: &DeleteArgs) -> Result<()> {
     }
 }
 
-async fn delete(conn: &Connection, args: DeleteArgs) -> Result<()> {
+async fn delete(conn: &Connection, visitor_id: &str) -> Result<()> {
     conn.client
         .delete_visitor_data()
-        .visitor_id(args.visitor_id.as_str())
+        .visitor_id(visitor_id)
         .send()
         .await
-        .map_err(|e| conn.failure(&format!("delete visitor {}", args.visitor_id), &e))?;
-    eprintln!("deleted the data of visitor {}", args.visitor_id);
+        .map_err(|e| conn.failure(&format!("delete visitor {visitor_id}"), &e))?;
+    note!("deleted the data of visitor {visitor_id}");
     Ok(())
 }

@@ -1,15 +1,17 @@
-//! Writing events: indented JSON arrays, JSON lines and CSV, optionally
-//! reduced to chosen fields, streamed one event at a time.
+//! Writing events: indented JSON arrays, JSON lines, CSV and tables,
+//! optionally reduced to chosen fields, streamed one event at a time.
 //!
 //! Events are the JSON the API sent (not the SDK's typed `Event`), so fields
 //! this version of the SDK does not know are written too.
 
-use std::io::{self, Write};
+use std::borrow::Cow;
+use std::io::{self, IsTerminal, Write};
 
 use serde_json::{Map, Value};
 
 use crate::args::Format;
 use crate::failure::{Failure, Result};
+use crate::table::Layout;
 
 /// The columns of `--format csv` when `--fields` is not given.
 pub const DEFAULT_CSV_FIELDS: &[&str] = &[
@@ -99,23 +101,37 @@ pub fn pick(event: &Value, fields: &[FieldPath]) -> Value {
     Value::Object(out)
 }
 
-/// One CSV cell: strings as they are, numbers and booleans as JSON writes
-/// them, nothing for null or missing, compact JSON for objects and arrays.
+/// One CSV cell: strings as they are (made formula-safe, see
+/// [`formula_safe`]), numbers and booleans as JSON writes them, nothing for
+/// null or missing, compact JSON for objects and arrays.
 pub fn cell(value: Option<&Value>) -> String {
     match value {
         None | Some(Value::Null) => String::new(),
-        Some(Value::String(s)) => s.clone(),
+        Some(Value::String(s)) => formula_safe(s).into_owned(),
         Some(other) => other.to_string(),
     }
 }
 
-/// Quotes a CSV field when it holds a comma, a quote or a line break
-/// (RFC 4180), doubling inner quotes.
-pub fn csv_quote(field: &str) -> std::borrow::Cow<'_, str> {
-    if field.contains([',', '"', '\n', '\r']) {
-        std::borrow::Cow::Owned(format!("\"{}\"", field.replace('"', "\"\"")))
+/// Text a spreadsheet would read as a formula (it starts with `=`, `+`,
+/// `-`, `@`, a tab or a carriage return) with a `'` in front, which makes
+/// it plain text (OWASP's advice against CSV injection); [`csv_quote`]
+/// then quotes it. Only text gets this: numbers (`-1.5`) stay numbers.
+pub fn formula_safe(text: &str) -> Cow<'_, str> {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        Cow::Owned(format!("'{text}"))
     } else {
-        std::borrow::Cow::Borrowed(field)
+        Cow::Borrowed(text)
+    }
+}
+
+/// Quotes a CSV field when it holds a comma, a quote or a line break
+/// (RFC 4180), or is formula-safe text (OWASP: quote such cells too),
+/// doubling inner quotes.
+pub fn csv_quote(field: &str) -> Cow<'_, str> {
+    if field.contains([',', '"', '\n', '\r']) || field.starts_with('\'') {
+        Cow::Owned(format!("\"{}\"", field.replace('"', "\"\"")))
+    } else {
+        Cow::Borrowed(field)
     }
 }
 
@@ -131,11 +147,28 @@ fn write_csv_row<W: Write>(out: &mut W, cells: impl Iterator<Item = String>) -> 
     out.write_all(b"\n")
 }
 
+/// The width `--format table` fits: the terminal's when stdout is one (and
+/// says its size), else `COLUMNS` when set, else none (nothing is cut but
+/// values longer than their column).
+pub fn stdout_width() -> Option<usize> {
+    if io::stdout().is_terminal()
+        && let Some((_, columns)) = console::Term::stdout().size_checked()
+    {
+        return Some(usize::from(columns));
+    }
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse().ok())
+        .filter(|&c: &usize| c > 0)
+}
+
 /// Writes events one at a time in the chosen format.
 pub struct EventWriter<W: Write> {
     out: W,
     format: Format,
     fields: Vec<FieldPath>,
+    /// The columns of `Format::Table`.
+    layout: Layout,
     written: u64,
 }
 
@@ -152,24 +185,36 @@ impl<W: Write> EventWriter<W> {
             out,
             format,
             fields,
+            layout: Layout::new(None),
             written: 0,
         }
     }
 
-    /// What comes before the first event: the CSV header.
+    /// Fits `Format::Table` to lines of `width` characters (`None`: no
+    /// limit, the default).
+    pub fn with_width(mut self, width: Option<usize>) -> Self {
+        self.layout = Layout::new(width);
+        self
+    }
+
+    /// What comes before the first event: the CSV or table header.
     pub fn begin(&mut self) -> io::Result<()> {
-        if self.format == Format::Csv {
-            write_csv_row(
+        match self.format {
+            Format::Csv => write_csv_row(
                 &mut self.out,
-                self.fields.iter().map(|f| f.text().to_owned()),
-            )?;
+                self.fields
+                    .iter()
+                    .map(|f| formula_safe(f.text()).into_owned()),
+            ),
+            Format::Table => writeln!(self.out, "{}", self.layout.header()),
+            Format::Json | Format::Jsonl => Ok(()),
         }
-        Ok(())
     }
 
     pub fn event(&mut self, event: &Value) -> io::Result<()> {
         let picked;
-        let shown = if self.fields.is_empty() || self.format == Format::Csv {
+        let shown = if self.fields.is_empty() || matches!(self.format, Format::Csv | Format::Table)
+        {
             event
         } else {
             picked = pick(event, &self.fields);
@@ -195,6 +240,7 @@ impl<W: Write> EventWriter<W> {
                     self.fields.iter().map(|f| cell(f.get(event))),
                 )?;
             }
+            Format::Table => writeln!(self.out, "{}", self.layout.row(event))?,
         }
         self.written += 1;
         Ok(())
@@ -218,6 +264,22 @@ impl<W: Write> EventWriter<W> {
     }
 }
 
+/// Writes `text` and a line break to stdout.
+pub fn print_line(text: &str) -> Result<()> {
+    let mut out = io::stdout().lock();
+    writeln!(out, "{text}")
+        .and_then(|()| out.flush())
+        .map_err(|e| Failure::write("stdout", &e))
+}
+
+/// Writes `bytes` to stdout as they are.
+pub fn print_bytes(bytes: &[u8]) -> Result<()> {
+    let mut out = io::stdout().lock();
+    out.write_all(bytes)
+        .and_then(|()| out.flush())
+        .map_err(|e| Failure::write("stdout", &e))
+}
+
 /// Writes one value as indented (or compact) JSON and a line break.
 pub fn print_json<T: serde::Serialize>(value: &T, compact: bool) -> Result<()> {
     let mut out = io::stdout().lock();
@@ -230,7 +292,7 @@ pub fn print_json<T: serde::Serialize>(value: &T, compact: bool) -> Result<()> {
         .map_err(io::Error::from)
         .and_then(|()| out.write_all(b"\n"))
         .and_then(|()| out.flush())
-        .map_err(|e| Failure::io("stdout", &e))
+        .map_err(|e| Failure::write("stdout", &e))
 }
 
 #[cfg(test)]
@@ -275,6 +337,30 @@ mod tests {
         assert_eq!(csv_quote("a,b"), "\"a,b\"");
         assert_eq!(csv_quote("say \"x\""), "\"say \"\"x\"\"\"");
         assert_eq!(csv_quote("two\nlines"), "\"two\nlines\"");
+    }
+
+    #[test]
+    fn text_a_spreadsheet_would_run_is_made_plain_text() {
+        let csv = |value: Value| csv_quote(&cell(Some(&value))).into_owned();
+        assert_eq!(csv(json!("=1+2")), "\"'=1+2\"");
+        assert_eq!(csv(json!("+1")), "\"'+1\"");
+        assert_eq!(
+            csv(json!("-2+3+cmd|' /C calc'!A0")),
+            "\"'-2+3+cmd|' /C calc'!A0\""
+        );
+        assert_eq!(csv(json!("@SUM(A1:A9)")), "\"'@SUM(A1:A9)\"");
+        assert_eq!(csv(json!("\t=1")), "\"'\t=1\"");
+        assert_eq!(csv(json!("\r=1")), "\"'\r=1\"");
+        assert_eq!(
+            csv(json!("=HYPERLINK(\"http://x\",\"y\")")),
+            "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\""
+        );
+        // Harmless text and numbers are left alone, negative ones too.
+        assert_eq!(csv(json!("a=b")), "a=b");
+        assert_eq!(csv(json!("'quoted")), "\"'quoted\"");
+        assert_eq!(csv(json!(-1.5)), "-1.5");
+        assert_eq!(csv(json!(-3)), "-3");
+        assert_eq!(csv(json!({"k": "=1"})), "\"{\"\"k\"\":\"\"=1\"\"}\"");
     }
 
     #[test]

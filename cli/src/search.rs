@@ -1,27 +1,29 @@
 //! `events search`: the filters as a search request, and the results
 //! streamed to stdout page by page.
 
-use std::io::{self, BufWriter};
+use std::io::{self, BufWriter, IsTerminal};
 
 use fingerprint_server_sdk::builder::SearchEvents;
 use fingerprint_server_sdk::types;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::args::{Filters, SearchArgs};
+use crate::args::{Filters, Format, Query, SearchArgs};
 use crate::connect::Connection;
 use crate::failure::{Failure, Result};
-use crate::output::{EventWriter, parse_fields};
+use crate::output::{EventWriter, parse_fields, stdout_width};
+use crate::progress::Progress;
 use crate::timespec;
 
 /// How far back the API looks when no start is given.
 pub const DEFAULT_WINDOW_MS: i64 = 7 * 24 * 60 * 60 * 1000;
 
-/// The filters with their times resolved to Unix milliseconds, as sent.
+/// The search with its times resolved to Unix milliseconds, as sent.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ResolvedSearch {
-    /// The filters as given (times as typed, e.g. `7d`).
-    pub filters: Filters,
+    /// The search as given (times as typed, e.g. `7d`).
+    #[serde(rename = "filters")]
+    pub query: Query,
     pub start_ms: Option<i64>,
     pub end_ms: Option<i64>,
 }
@@ -31,7 +33,7 @@ impl ResolvedSearch {
     /// start or end becomes the API's default (7 days ago, now) fixed at
     /// this moment, so that repeating the search later (a resumed export)
     /// covers the same events.
-    pub fn resolve(filters: &Filters, now_ms: i64, pin_window: bool) -> Result<Self> {
+    pub fn resolve(query: &Query, now_ms: i64, pin_window: bool) -> Result<Self> {
         let time = |flag: &str, text: &Option<String>| -> Result<Option<i64>> {
             text.as_deref()
                 .map(|t| {
@@ -39,8 +41,8 @@ impl ResolvedSearch {
                 })
                 .transpose()
         };
-        let mut start_ms = time("--start", &filters.start)?;
-        let mut end_ms = time("--end", &filters.end)?;
+        let mut start_ms = time("--start", &query.window.start)?;
+        let mut end_ms = time("--end", &query.window.end)?;
         if pin_window {
             end_ms = end_ms.or(Some(now_ms));
             start_ms = start_ms.or(Some(now_ms - DEFAULT_WINDOW_MS));
@@ -51,94 +53,16 @@ impl ResolvedSearch {
             return Err(Failure::usage("--start is after --end"));
         }
         Ok(Self {
-            filters: filters.clone(),
+            query: query.clone(),
             start_ms,
             end_ms,
         })
     }
 
-    /// Sets every given filter on the request.
-    pub fn apply<'a>(&self, mut search: SearchEvents<'a>) -> SearchEvents<'a> {
-        let f = &self.filters;
-        // Filters whose flag value is the parameter's value.
-        macro_rules! plain {
-            ($($name:ident),* $(,)?) => {
-                $(if let Some(value) = &f.$name {
-                    search = search.$name(value.clone());
-                })*
-            };
-        }
-        plain!(
-            visitor_id,
-            high_recall_id,
-            linked_id,
-            suspect,
-            ip_address,
-            asn,
-            url,
-            bundle_id,
-            package_name,
-            origin,
-            sdk_version,
-            proximity_id,
-            min_suspect_score,
-            vpn,
-            proxy,
-            tor_node,
-            incognito,
-            tampering,
-            anti_detect_browser,
-            privacy_settings,
-            virtual_machine,
-            developer_tools,
-            location_spoofing,
-            mitm_attack,
-            rare_device,
-            jailbroken,
-            frida,
-            factory_reset,
-            cloned_app,
-            emulator,
-            simulator,
-            root_apps,
-            active_call,
-            total_hits,
-        );
-        // The enums are open: every text is accepted (a value this SDK does
-        // not know is sent as typed; the API says whether it is valid).
-        macro_rules! open_enum {
-            ($($name:ident: $ty:ty),* $(,)?) => {
-                $(if let Some(value) = &f.$name {
-                    search = search.$name(<$ty>::from(value.as_str()));
-                })*
-            };
-        }
-        open_enum!(
-            bot: types::SearchEventsBot,
-            bot_info: types::SearchEventsBotInfo,
-            vpn_confidence: types::SearchEventsVpnConfidence,
-            rare_device_percentile_bucket: types::SearchEventsRareDevicePercentileBucket,
-            sdk_platform: types::SearchEventsSdkPlatform,
-            incremental_identification_status: types::SearchEventsIncrementalIdentificationStatus,
-        );
-        macro_rules! list {
-            ($($name:ident: $ty:ty),* $(,)?) => {
-                $(if !f.$name.is_empty() {
-                    let values: Vec<$ty> = f.$name.iter().map(|v| <$ty>::from(v.as_str())).collect();
-                    search = search.$name(values);
-                })*
-            };
-        }
-        list!(
-            bot_info_category: types::BotInfoCategory,
-            bot_info_identity: types::BotInfoIdentity,
-            bot_info_confidence: types::BotInfoConfidence,
-            bot_info_provider: String,
-            bot_info_name: String,
-            environment: String,
-            source: types::SearchEventsSourceItem,
-        );
-        if f.reverse {
+    /// Sets the window, the order and every given filter on the request.
+    pub fn apply<'a>(&self, search: SearchEvents<'a>) -> SearchEvents<'a> {
+        let mut search = apply_filters(&self.query.filters, search);
+        if self.query.window.reverse {
             search = search.reverse(true);
         }
         if let Some(start) = self.start_ms {
@@ -151,11 +75,96 @@ impl ResolvedSearch {
     }
 }
 
+/// Sets every filter given on the command line on the request (the window,
+/// order and paging are the caller's).
+pub fn apply_filters<'a>(f: &Filters, mut search: SearchEvents<'a>) -> SearchEvents<'a> {
+    // Filters whose flag value is the parameter's value.
+    macro_rules! plain {
+        ($($name:ident),* $(,)?) => {
+            $(if let Some(value) = &f.$name {
+                search = search.$name(value.clone());
+            })*
+        };
+    }
+    plain!(
+        visitor_id,
+        high_recall_id,
+        linked_id,
+        suspect,
+        ip_address,
+        asn,
+        url,
+        bundle_id,
+        package_name,
+        origin,
+        sdk_version,
+        proximity_id,
+        min_suspect_score,
+        vpn,
+        proxy,
+        tor_node,
+        incognito,
+        tampering,
+        anti_detect_browser,
+        privacy_settings,
+        virtual_machine,
+        developer_tools,
+        location_spoofing,
+        mitm_attack,
+        rare_device,
+        jailbroken,
+        frida,
+        factory_reset,
+        cloned_app,
+        emulator,
+        simulator,
+        root_apps,
+        active_call,
+    );
+    // The enums are open: every text is accepted (a value this SDK does
+    // not know is sent as typed; the API says whether it is valid).
+    macro_rules! open_enum {
+        ($($name:ident: $ty:ty),* $(,)?) => {
+            $(if let Some(value) = &f.$name {
+                search = search.$name(<$ty>::from(value.as_str()));
+            })*
+        };
+    }
+    open_enum!(
+        bot: types::SearchEventsBot,
+        bot_info: types::SearchEventsBotInfo,
+        vpn_confidence: types::SearchEventsVpnConfidence,
+        rare_device_percentile_bucket: types::SearchEventsRareDevicePercentileBucket,
+        sdk_platform: types::SearchEventsSdkPlatform,
+        incremental_identification_status: types::SearchEventsIncrementalIdentificationStatus,
+    );
+    macro_rules! list {
+        ($($name:ident: $ty:ty),* $(,)?) => {
+            $(if !f.$name.is_empty() {
+                let values: Vec<$ty> = f.$name.iter().map(|v| <$ty>::from(v.as_str())).collect();
+                search = search.$name(values);
+            })*
+        };
+    }
+    list!(
+        bot_info_category: types::BotInfoCategory,
+        bot_info_identity: types::BotInfoIdentity,
+        bot_info_confidence: types::BotInfoConfidence,
+        bot_info_provider: String,
+        bot_info_name: String,
+        environment: String,
+        source: types::SearchEventsSourceItem,
+    );
+    search
+}
+
 /// `events search`.
 pub async fn run(conn: &Connection, args: SearchArgs) -> Result<()> {
     let fields = parse_fields(&args.fields)?;
+    let terminal = io::stdout().is_terminal();
+    let format = output_format(args.format, terminal, !fields.is_empty())?;
     let now = chrono::Utc::now().timestamp_millis();
-    let resolved = ResolvedSearch::resolve(&args.filters, now, false)?;
+    let resolved = ResolvedSearch::resolve(&args.query, now, false)?;
     let follow = args.all || args.max.is_some();
     let mut search = resolved.apply(conn.client.search_events());
     if let Some(limit) = args.limit.or(follow.then_some(100)) {
@@ -164,15 +173,17 @@ pub async fn run(conn: &Connection, args: SearchArgs) -> Result<()> {
     if let Some(key) = &args.pagination_key {
         search = search.pagination_key(key.clone());
     }
+    if let Some(total) = args.total_hits {
+        search = search.total_hits(total);
+    }
 
     let stdout = io::stdout().lock();
-    let mut out = EventWriter::new(
-        BufWriter::with_capacity(64 * 1024, stdout),
-        args.format,
-        fields,
-    );
-    let io_failure = |e: io::Error| Failure::io("stdout", &e);
+    let mut out = EventWriter::new(BufWriter::with_capacity(64 * 1024, stdout), format, fields)
+        .with_width(stdout_width());
+    let io_failure = |e: io::Error| Failure::write("stdout", &e);
     out.begin().map_err(io_failure)?;
+    // A bar only when the events go elsewhere than the terminal it is on.
+    let progress = Progress::new(args.max, "events", true, follow && !terminal);
 
     let mut remaining = args.max;
     let mut next_key: Option<String> = None;
@@ -186,13 +197,14 @@ pub async fn run(conn: &Connection, args: SearchArgs) -> Result<()> {
                 // What was printed stays printed (the JSON array stays open,
                 // so a consumer notices it is incomplete).
                 out.flush().map_err(io_failure)?;
+                progress.finish();
                 return Err(conn.failure("search events", &e));
             }
         };
         if pages.pages_received() == 1
             && let Some(total) = page.get("total_hits").and_then(Value::as_i64)
         {
-            eprintln!("total hits: {total}");
+            progress.line(&format!("total hits: {total}"));
         }
         for event in page_events(&page) {
             if remaining == Some(0) {
@@ -201,6 +213,7 @@ pub async fn run(conn: &Connection, args: SearchArgs) -> Result<()> {
             }
             out.event(event).map_err(io_failure)?;
             remaining = remaining.map(|n| n - 1);
+            progress.inc(1);
         }
         // Show each page as soon as it is complete.
         out.flush().map_err(io_failure)?;
@@ -210,13 +223,29 @@ pub async fn run(conn: &Connection, args: SearchArgs) -> Result<()> {
         }
     }
     out.finish().map_err(io_failure)?;
+    progress.finish();
     // Only set when the search stopped early (one page, or --max).
     if cut_short {
-        eprintln!("more events: raise --max, or use --all");
+        note!("more events: raise --max, or use --all");
     } else if let Some(key) = next_key {
-        eprintln!("more events: --all for every page, or --pagination-key {key} for the next one");
+        note!("more events: --all for every page, or --pagination-key {key} for the next one");
     }
     Ok(())
+}
+
+/// The format asked for, or the default: a table for people at a terminal,
+/// JSON for programs (and whenever `--fields` is given: the table has its
+/// own columns).
+pub fn output_format(asked: Option<Format>, terminal: bool, fields: bool) -> Result<Format> {
+    match asked {
+        Some(Format::Table) if fields => Err(Failure::usage(
+            "--fields does not apply to --format table (its columns are fixed)",
+        )
+        .with_hint("use --format json, jsonl or csv with --fields")),
+        Some(format) => Ok(format),
+        None if terminal && !fields => Ok(Format::Table),
+        None => Ok(Format::Json),
+    }
 }
 
 /// The events of a search page (none when the page has no `events` array).
@@ -261,8 +290,24 @@ mod tests {
     }
 
     #[test]
+    fn tables_for_terminals_json_for_programs() {
+        assert_eq!(output_format(None, true, false).ok(), Some(Format::Table));
+        assert_eq!(output_format(None, false, false).ok(), Some(Format::Json));
+        assert_eq!(output_format(None, true, true).ok(), Some(Format::Json));
+        assert_eq!(
+            output_format(Some(Format::Csv), true, false).ok(),
+            Some(Format::Csv)
+        );
+        assert_eq!(
+            output_format(Some(Format::Table), false, false).ok(),
+            Some(Format::Table)
+        );
+        assert!(output_format(Some(Format::Table), true, true).is_err());
+    }
+
+    #[test]
     fn export_windows_are_pinned() {
-        let filters = Filters::default();
+        let filters = Query::default();
         let loose = ResolvedSearch::resolve(&filters, NOW, false).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!((loose.start_ms, loose.end_ms), (None, None));
         let pinned = ResolvedSearch::resolve(&filters, NOW, true).unwrap_or_else(|e| panic!("{e}"));
@@ -272,20 +317,20 @@ mod tests {
 
     #[test]
     fn relative_times_resolve_once() {
-        let filters = Filters {
-            start: Some("2h".into()),
-            end: Some("1h".into()),
-            ..Filters::default()
+        let window = |start: &str, end: &str| Query {
+            window: crate::args::Window {
+                start: Some(start.into()),
+                end: Some(end.into()),
+                reverse: false,
+            },
+            ..Query::default()
         };
+        let filters = window("2h", "1h");
         let resolved =
             ResolvedSearch::resolve(&filters, NOW, true).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(resolved.start_ms, Some(NOW - 2 * 3_600_000));
         assert_eq!(resolved.end_ms, Some(NOW - 3_600_000));
-        let backwards = Filters {
-            start: Some("1h".into()),
-            end: Some("2h".into()),
-            ..Filters::default()
-        };
+        let backwards = window("1h", "2h");
         assert!(ResolvedSearch::resolve(&backwards, NOW, false).is_err());
     }
 }

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::args::{SignArgs, UnsealArgs, VerifyArgs};
 use crate::failure::{Failure, Result};
-use crate::output::print_json;
+use crate::output::{print_json, print_line};
 
 /// How the hint for a missing webhook secret names it.
 const WEBHOOK_SECRET: &str = "the webhook's secret";
@@ -25,7 +25,7 @@ fn read_input(input: &str) -> Result<Vec<u8>> {
     };
     read.map_err(|e| {
         let what = if input == "-" { "stdin" } else { input };
-        Failure::io(what, &e)
+        Failure::read(what, &e)
     })?;
     Ok(bytes)
 }
@@ -50,10 +50,7 @@ pub fn verify(args: VerifyArgs) -> Result<()> {
     let secret = secret_from_env(&args.secret_env, WEBHOOK_SECRET)?;
     let body = read_input(&args.input)?;
     match webhook::verify(&args.signature, &body, &secret) {
-        Ok(()) => {
-            println!("valid");
-            Ok(())
-        }
+        Ok(()) => print_line("valid"),
         Err(WebhookError::EmptySecret) => Err(Failure::usage("the webhook secret is empty")),
         Err(e) => Err(Failure::invalid(format!("invalid: {e}"))),
     }
@@ -68,8 +65,7 @@ pub fn sign(args: SignArgs) -> Result<()> {
             "the body is empty: Fingerprint never signs an empty body",
         ));
     }
-    println!("{}", webhook::sign(&body, &secret));
-    Ok(())
+    print_line(&webhook::sign(&body, &secret))
 }
 
 /// `unseal`: raw sealed bytes, or the same as base64 text. The event is

@@ -2,12 +2,13 @@
 //! the SDK's fake API (started here, in the test process) or `--demo`,
 //! checking stdout, stderr and the exit code.
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
 
 use fingerprint_server_sdk::mock::{self, FakeApi, Fault};
 use fingerprint_server_sdk::sealed::{self, DecryptionKey};
@@ -25,7 +26,10 @@ fn command() -> Command {
     for var in [
         "FINGERPRINT_SECRET_API_KEY",
         "FINGERPRINT_REGION",
+        "FINGERPRINT_WEBHOOK_SECRET",
         "FINGERPRINT_EXPORT_STOP_AFTER_PAGES",
+        "FINGERPRINT_TEST_TIME_SCALE",
+        "COLUMNS",
     ] {
         command.env_remove(var);
     }
@@ -196,12 +200,20 @@ fn help_says_what_each_command_does_in_one_line() {
     for (name, about) in [
         (
             "events",
-            "Get, search, export and update identification events",
+            "Get, search, follow, export and update identification events",
         ),
-        ("visitors", "Delete a visitor's data"),
-        ("webhook", "Verify or sign webhook bodies"),
+        (
+            "visitors",
+            "Delete the data of a visitor, or of a list of visitors within the quota",
+        ),
+        (
+            "webhook",
+            "Verify or sign webhook bodies, or forward new events to a local webhook endpoint",
+        ),
         ("unseal", "Decrypt a sealed client result"),
         ("mock", "Run the fake Server API as a local server"),
+        ("completions", "Print a shell completion script"),
+        ("manpage", "Print the manual page"),
     ] {
         assert!(
             out.stdout
@@ -214,6 +226,11 @@ fn help_says_what_each_command_does_in_one_line() {
     assert!(
         out.stdout
             .contains("Exit codes: 0 ok, 1 invalid or not found, 2 usage")
+    );
+    assert!(
+        out.stdout.contains("5 output not written"),
+        "{}",
+        out.stdout
     );
 
     for (command, first_line) in [
@@ -231,9 +248,19 @@ fn help_says_what_each_command_does_in_one_line() {
             "Set an event's linked id, tags or suspect flag",
         ),
         (
-            &["visitors", "delete"],
-            "Delete everything stored about a visitor",
+            &["events", "tail"],
+            "Print new events as they happen, until Ctrl-C or --max-events",
         ),
+        (
+            &["visitors", "delete"],
+            "Delete everything stored about a visitor, or about every visitor in a list",
+        ),
+        (
+            &["webhook", "listen"],
+            "Forward new events to a local webhook endpoint",
+        ),
+        (&["completions"], "Print a shell completion script"),
+        (&["manpage"], "Print the manual page"),
         (
             &["webhook", "verify"],
             "Check a webhook body against its signature header",
@@ -1404,4 +1431,1000 @@ fn network_failures_and_timeouts_exit_4() {
     assert!(head.starts_with("get /v4/events/x?"), "{head}");
     assert!(head.contains("accept-encoding: gzip"), "{head}");
     assert!(head.contains("fingerprint-cli/"), "{head}");
+}
+
+// ---------------------------------------------------------------- following new events
+
+/// A speed-up for the commands that wait (polling, retries, quota pacing):
+/// a second passes in 50 ms (debug builds read it; see cli/src/clock.rs).
+const FAST: &str = "20";
+
+/// A spawned command whose stdout and stderr are read as they come.
+struct Running {
+    child: Child,
+    stdout: mpsc::Receiver<String>,
+    stderr: Arc<Mutex<String>>,
+    stderr_lines: mpsc::Receiver<String>,
+}
+
+impl Running {
+    fn start(mut command: Command, args: &[&str]) -> Self {
+        let mut child = command
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {BIN}: {e}"));
+        let (out_tx, stdout) = mpsc::channel();
+        let out = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(|l| l.ok()) {
+                if out_tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let (err_tx, stderr_lines) = mpsc::channel();
+        let err = child.stderr.take().unwrap_or_else(|| panic!("no stderr"));
+        let all = stderr.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(|l| l.ok()) {
+                if let Ok(mut all) = all.lock() {
+                    all.push_str(&line);
+                    all.push('\n');
+                }
+                let _ = err_tx.send(line);
+            }
+        });
+        Self {
+            child,
+            stdout,
+            stderr,
+            stderr_lines,
+        }
+    }
+
+    /// The next stdout line, within a few seconds.
+    fn line(&self) -> String {
+        self.stdout
+            .recv_timeout(Duration::from_secs(10))
+            .unwrap_or_else(|_| panic!("no output; stderr: {}", self.stderr()))
+    }
+
+    /// Reads stderr until a line contains `text`.
+    fn wait_for_stderr(&self, text: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.stderr_lines.recv_timeout(left) {
+                Ok(line) if line.contains(text) => return line,
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        panic!("no stderr line with {text:?}: {}", self.stderr())
+    }
+
+    fn stderr(&self) -> String {
+        self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Waits for the exit (killing the command after `limit`), then
+    /// returns what it printed that was not read yet.
+    fn finish(mut self, limit: Duration) -> Output {
+        let deadline = Instant::now() + limit;
+        let code = loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => break status.code().unwrap_or(-1),
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                _ => {
+                    let _ = self.child.kill();
+                    panic!("still running after {limit:?}; stderr: {}", self.stderr());
+                }
+            }
+        };
+        // The reader threads end with the process's pipes.
+        let stdout: String = self.stdout.iter().map(|l| l + "\n").collect();
+        while self.stderr_lines.recv().is_ok() {}
+        Output {
+            code,
+            stdout,
+            stderr: self.stderr(),
+        }
+    }
+}
+
+/// One request a [`Receiver`] got.
+#[derive(Debug, Clone)]
+struct Delivery {
+    signature_valid: bool,
+    content_type: String,
+    body: Value,
+    status: u16,
+}
+
+/// A loopback webhook receiver: checks each request's signature with the
+/// secret, answers 2xx (or `fail_first` with 503 the first time an event
+/// arrives), and reports what it got.
+struct Receiver {
+    url: String,
+    deliveries: mpsc::Receiver<Delivery>,
+}
+
+impl Receiver {
+    fn start(secret: &'static str, fail_first: &'static [&'static str]) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+        let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+        let (tx, deliveries) = mpsc::channel();
+        let seen: Arc<Mutex<HashMap<String, u32>>> = Arc::default();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let (tx, seen) = (tx.clone(), seen.clone());
+                std::thread::spawn(move || serve_webhook(stream, secret, fail_first, &seen, &tx));
+            }
+        });
+        Self {
+            url: format!("http://{addr}/hooks/fingerprint"),
+            deliveries,
+        }
+    }
+
+    /// The next request, within a few seconds.
+    fn next(&self) -> Delivery {
+        self.deliveries
+            .recv_timeout(Duration::from_secs(10))
+            .unwrap_or_else(|_| panic!("no delivery"))
+    }
+}
+
+fn serve_webhook(
+    mut stream: TcpStream,
+    secret: &str,
+    fail_first: &[&str],
+    seen: &Mutex<HashMap<String, u32>>,
+    tx: &mpsc::Sender<Delivery>,
+) {
+    let mut reader = BufReader::new(match stream.try_clone() {
+        Ok(s) => s,
+        Err(_) => return,
+    });
+    // Requests on this connection, one after the other (keep-alive).
+    loop {
+        let mut head = Vec::new();
+        loop {
+            let mut line = String::new();
+            match reader.read_line(&mut line) {
+                Ok(0) | Err(_) => return,
+                Ok(_) if line == "\r\n" => break,
+                Ok(_) => head.push(line.trim_end().to_owned()),
+            }
+        }
+        let header = |name: &str| {
+            head.iter()
+                .filter_map(|l| l.split_once(':'))
+                .find(|(k, _)| k.trim().eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.trim().to_owned())
+                .unwrap_or_default()
+        };
+        let length: usize = header("content-length").parse().unwrap_or(0);
+        let mut body = vec![0; length];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        let signature_valid = head[0].starts_with("POST /hooks/fingerprint ")
+            && webhook::verify(&header("fpjs-event-signature"), &body, secret.as_bytes()).is_ok();
+        let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        let id = body["event_id"].as_str().unwrap_or_default().to_owned();
+        let times = {
+            let mut seen = seen.lock().unwrap_or_else(|e| e.into_inner());
+            let n = seen.entry(id.clone()).or_default();
+            *n += 1;
+            *n
+        };
+        let status = if times == 1 && fail_first.contains(&id.as_str()) {
+            503
+        } else {
+            204
+        };
+        let _ = tx.send(Delivery {
+            signature_valid,
+            content_type: header("content-type"),
+            body,
+            status,
+        });
+        let answer = format!("HTTP/1.1 {status} Whatever\r\ncontent-length: 0\r\n\r\n");
+        if stream.write_all(answer.as_bytes()).is_err() {
+            return;
+        }
+    }
+}
+
+const HOOK_SECRET: &str = "whsec_listen_Zr8Kq2";
+
+/// A command set up to follow events of `api` quickly.
+fn following(api: &Api) -> Command {
+    let mut c = command();
+    c.env("FINGERPRINT_TEST_TIME_SCALE", FAST).args([
+        "--base-url",
+        &api.url,
+        "--api-key",
+        SECRET_KEY,
+    ]);
+    c
+}
+
+#[test]
+fn listen_forwards_each_event_once_signed_and_in_order() {
+    let api = Api::start();
+    let base = mock::now_ms() - 10_000;
+    let at = |ms: i64, id: &str| {
+        let mut e = event(0, base + ms, "vis-listen");
+        e["event_id"] = json!(id);
+        e
+    };
+    // Two events in the same millisecond; one with a field no SDK knows.
+    let mut first = at(0, "evt-a");
+    first["future_signal"] = json!({"level": "high", "scores": [1, 2.5]});
+    let initial = [
+        first,
+        at(1000, "evt-b"),
+        at(2000, "evt-c1"),
+        at(2000, "evt-c2"),
+    ];
+    for e in &initial {
+        api.insert(e.clone());
+    }
+    // Not forwarded: older than --since.
+    api.insert(at(-5000, "evt-before"));
+
+    let receiver = Receiver::start(HOOK_SECRET, &["evt-b"]);
+    let mut c = following(&api);
+    c.env("FINGERPRINT_WEBHOOK_SECRET", HOOK_SECRET);
+    let since = (base - 500).to_string();
+    let listen = Running::start(
+        c,
+        &[
+            "webhook",
+            "listen",
+            "--forward-to",
+            &receiver.url,
+            "--since",
+            &since,
+            "--max-events",
+            "7",
+            "--visitor-id",
+            "vis-listen",
+        ],
+    );
+
+    let mut accepted: Vec<Delivery> = Vec::new();
+    let mut requests = 0;
+    while accepted.len() < 4 {
+        let d = receiver.next();
+        requests += 1;
+        if d.status < 300 {
+            accepted.push(d);
+        }
+    }
+    // Listen has polled and caught up. New events arrive, across the poll
+    // boundary: one in the millisecond of the last event forwarded (its
+    // cursor), two sharing a later one, and one of another visitor that
+    // the filter leaves out.
+    let later = [at(2000, "evt-c3"), at(3000, "evt-d1"), at(3000, "evt-d2")];
+    for e in &later {
+        api.insert(e.clone());
+    }
+    let mut other = at(2500, "evt-other");
+    other["identification"]["visitor_id"] = json!("someone-else");
+    api.insert(other);
+    while accepted.len() < 7 {
+        let d = receiver.next();
+        requests += 1;
+        if d.status < 300 {
+            accepted.push(d);
+        }
+    }
+    let out = listen.finish(Duration::from_secs(10));
+    assert_eq!(out.code, 0, "{out:?}");
+
+    // Every event once, in order, whole, signed, as JSON.
+    let sent: Vec<Value> = initial.iter().chain(&later).cloned().collect();
+    let bodies: Vec<Value> = accepted.iter().map(|d| d.body.clone()).collect();
+    assert_eq!(bodies, sent);
+    assert!(accepted.iter().all(|d| d.signature_valid), "{accepted:?}");
+    assert!(
+        accepted
+            .iter()
+            .all(|d| d.content_type == "application/json")
+    );
+    // evt-b was refused once and sent again; nothing else twice.
+    assert_eq!(requests, 8);
+    assert!(receiver.deliveries.try_recv().is_err(), "nothing more");
+
+    // One stderr line per attempt: time, event id, status, latency.
+    let attempts: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains("  evt-"))
+        .collect();
+    assert_eq!(attempts.len(), 8, "{}", out.stderr);
+    assert!(
+        attempts[1].contains("  evt-b  503  ")
+            && attempts[1].ends_with("(attempt 1 of 4, next in 1s)"),
+        "{}",
+        attempts[1]
+    );
+    assert!(attempts[2].contains("  evt-b  204  "), "{}", attempts[2]);
+    let first = attempts[0];
+    assert!(
+        first.len() > 24
+            && first.as_bytes()[10] == b'T'
+            && first.contains("Z  evt-a  204  ")
+            && first.ends_with("ms"),
+        "{first}"
+    );
+    assert!(
+        out.stderr.contains("forwarded 7 events, 0 skipped"),
+        "{out:?}"
+    );
+    assert!(
+        !out.stderr.contains(HOOK_SECRET),
+        "the secret is never printed"
+    );
+    assert!(out.stdout.is_empty(), "{out:?}");
+}
+
+#[test]
+fn listen_reports_and_skips_an_event_the_receiver_never_takes() {
+    let api = Api::with_events(2, 1);
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut c = following(&api);
+    c.env("FINGERPRINT_WEBHOOK_SECRET", HOOK_SECRET);
+    let out = run_in(
+        c,
+        &[
+            "webhook",
+            "listen",
+            "--forward-to",
+            &format!("http://{closed}/hook"),
+            "--since",
+            "5m",
+            "--max-events",
+            "2",
+        ],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    for id in ["evt-00000", "evt-00001"] {
+        let tries: Vec<&str> = out.stderr.lines().filter(|l| l.contains(id)).collect();
+        assert_eq!(tries.len(), 4, "{out:?}");
+        assert!(tries[0].contains("could not connect"), "{}", tries[0]);
+        assert!(
+            tries[3].ends_with("(attempt 4 of 4: gave up, event skipped)"),
+            "{}",
+            tries[3]
+        );
+    }
+    assert!(
+        out.stderr.contains("forwarded 0 events, 2 skipped"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn listen_needs_a_secret_and_an_http_url() {
+    let base = ["--demo", "webhook", "listen", "--max-events", "1"];
+    let out = run(&[&base[..], &["--forward-to", "http://127.0.0.1:9/x"]].concat());
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("--secret"), "{out:?}");
+    for bad in ["ftp://127.0.0.1/x", "localhost:3000", "http://"] {
+        let out = run(&[&base[..], &["--secret", "s", "--forward-to", bad]].concat());
+        assert_eq!(out.code, 2, "{bad}: {out:?}");
+    }
+    let out = run(&[
+        &base[..],
+        &["--secret", "", "--forward-to", "http://127.0.0.1:9/"],
+    ]
+    .concat());
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("secret is empty"), "{out:?}");
+    // The help says what happens to an event the receiver does not take.
+    let mut with_env = command();
+    with_env.env("FINGERPRINT_WEBHOOK_SECRET", HOOK_SECRET);
+    let out = run_in(with_env, &["webhook", "listen", "--help"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let help = out.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        help.contains("tried 3 more times (after 1s, 2s and 4s); then the event is reported on stderr and skipped"),
+        "{help}"
+    );
+    assert!(!out.stdout.contains(HOOK_SECRET));
+}
+
+#[test]
+fn tail_prints_new_events_as_they_come() {
+    let api = Api::start();
+    let base = mock::now_ms() - 10_000;
+    let at = |ms: i64, id: &str| {
+        let mut e = event(1, base + ms, "vis-tail");
+        e["event_id"] = json!(id);
+        e
+    };
+    for e in [at(0, "evt-1"), at(100, "evt-2a"), at(100, "evt-2b")] {
+        api.insert(e);
+    }
+    let since = (base - 1).to_string();
+    let tail = Running::start(
+        following(&api),
+        &["events", "tail", "--since", &since, "--max-events", "5"],
+    );
+    let first: Vec<String> = (0..3).map(|_| tail.line()).collect();
+    api.insert(at(100, "evt-2c"));
+    api.insert(at(200, "evt-3"));
+    let out = tail.finish(Duration::from_secs(10));
+    assert_eq!(out.code, 0, "{out:?}");
+    let all = format!("{}\n{}", first.join("\n"), out.stdout);
+    // JSON lines when piped, oldest first, each once.
+    assert_eq!(ids(&all), ["evt-1", "evt-2a", "evt-2b", "evt-2c", "evt-3"]);
+    assert!(out.stderr.is_empty(), "{out:?}");
+
+    // A table, fitted to COLUMNS.
+    let mut c = following(&api);
+    c.env("COLUMNS", "80");
+    let out = run_in(
+        c,
+        &[
+            "events",
+            "tail",
+            "--since",
+            &since,
+            "--max-events",
+            "2",
+            "--format",
+            "table",
+        ],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    let rows: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(rows.len(), 3, "{out:?}");
+    assert!(
+        rows[0].starts_with("EVENT ID  ") && rows[0].contains("VISITOR"),
+        "{}",
+        rows[0]
+    );
+    assert!(
+        rows[1].starts_with("evt-1  ") && rows[1].contains("vis-tail"),
+        "{}",
+        rows[1]
+    );
+    assert!(rows.iter().all(|r| r.chars().count() <= 80), "{out:?}");
+
+    // A 429 (the SDK's own retries off) is waited out, not fatal.
+    api.fake.fail_next(
+        2,
+        Fault::TooManyRequests {
+            retry_after: Some(1),
+        },
+    );
+    let out = run_in(
+        following(&api),
+        &[
+            "--retries",
+            "0",
+            "events",
+            "tail",
+            "--since",
+            &since,
+            "--max-events",
+            "2",
+        ],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(ids(&out.stdout), ["evt-1", "evt-2a"]);
+    let waits: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(waits.len(), 2, "{out:?}");
+    for wait in waits {
+        assert_eq!(
+            wait,
+            "search events: HTTP 429: too_many_requests: too many requests; searching again in 1s",
+            "{out:?}"
+        );
+    }
+}
+
+#[test]
+fn tail_into_a_closed_pipe_ends_quietly() {
+    let mut child = command()
+        .args([
+            "--demo", "events", "tail", "--since", "3d", "--format", "jsonl",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut stdout = BufReader::new(child.stdout.take().unwrap_or_else(|| panic!("no stdout")));
+    let mut first = String::new();
+    stdout
+        .read_line(&mut first)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(first.starts_with("{\""), "{first}");
+    drop(stdout);
+    let out = finish(child.wait_with_output().unwrap_or_else(|e| panic!("{e}")));
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stderr.is_empty(), "{out:?}");
+}
+
+// ---------------------------------------------------------------- output and exit codes
+
+#[test]
+fn output_that_cannot_be_written_exits_5_not_2() {
+    let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") else {
+        return; // Not on this platform.
+    };
+    let out = finish(
+        command()
+            .args(["--demo", "events", "search", "--all", "--format", "jsonl"])
+            .stdout(full)
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap_or_else(|e| panic!("{e}")),
+    );
+    assert_eq!(out.code, 5, "{out:?}");
+    assert!(out.stderr.starts_with("error: stdout: "), "{out:?}");
+    assert_one_error_line(&out);
+}
+
+#[test]
+fn csv_cells_a_spreadsheet_would_run_are_made_text() {
+    let api = Api::start();
+    let mut hostile = event(0, api.newest_ms, "vis-csv");
+    hostile["linked_id"] = json!("=HYPERLINK(\"http://evil.example\",\"click\")");
+    hostile["url"] = json!("+cmd|' /C calc'!A0");
+    hostile["tags"] = json!({"a": "-2+3", "b": "@SUM(A1)", "c": "\tx", "d": "fine"});
+    api.insert(hostile);
+    let out = api.run(&[
+        "events",
+        "search",
+        "--format",
+        "csv",
+        "--fields",
+        "linked_id,url,tags.a,tags.b,tags.c,tags.d,identification.confidence.score",
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let row = out.stdout.lines().nth(1).unwrap_or_default();
+    assert_eq!(
+        row,
+        "\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"click\"\")\",\"'+cmd|' /C calc'!A0\",\
+         \"'-2+3\",\"'@SUM(A1)\",\"'\tx\",fine,0.5"
+    );
+    // And the help says so.
+    let out = run(&["events", "search", "--help"]);
+    let help = out.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        help.contains("gets a leading ' so that spreadsheets do not run it as a formula"),
+        "{help}"
+    );
+}
+
+#[test]
+fn search_tables_fit_the_width() {
+    let api = Api::with_events(3, 1);
+    let mut c = command();
+    c.env("COLUMNS", "100");
+    let out = run_in(
+        c,
+        &[
+            "--base-url",
+            &api.url,
+            "--api-key",
+            SECRET_KEY,
+            "events",
+            "search",
+            "--format",
+            "table",
+        ],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    let rows: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(rows.len(), 4, "{out:?}");
+    assert!(rows[0].starts_with("EVENT ID "), "{out:?}");
+    assert!(rows[1].starts_with("evt-00000 "), "{out:?}");
+    assert!(rows.iter().all(|r| r.chars().count() <= 100), "{out:?}");
+    // Piped without --format: JSON, as before.
+    let out = api.run(&["events", "search"]);
+    assert_eq!(json(&out.stdout).as_array().map(Vec::len), Some(3));
+    // The table has its own columns.
+    let out = api.run(&[
+        "events", "search", "--format", "table", "--fields", "event_id",
+    ]);
+    assert_eq!(out.code, 2, "{out:?}");
+}
+
+// ---------------------------------------------------------------- completions and man page
+
+#[test]
+fn completions_and_manual_pages() {
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let out = run(&["completions", shell]);
+        assert_eq!(out.code, 0, "{shell}: {out:?}");
+        assert!(out.stdout.contains("fingerprint"), "{shell}");
+        assert!(out.stdout.contains("forward-to"), "{shell}");
+        // The known values of enum filters complete (clap_complete's
+        // PowerShell and Elvish scripts complete flags only).
+        if ["bash", "zsh", "fish"].contains(&shell) {
+            assert!(out.stdout.contains("search_engine_crawler"), "{shell}");
+        }
+    }
+    let out = run(&["completions", "bash"]);
+    assert!(out.stdout.contains("\"all good bad none\""), "--bot values");
+    let out = run(&["completions", "tcsh"]);
+    assert_eq!(out.code, 2, "{out:?}");
+
+    let out = run(&["manpage"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stdout.contains(".TH fingerprint 1"),
+        "{}",
+        &out.stdout[..200.min(out.stdout.len())]
+    );
+    assert!(out.stdout.contains("completions"), "subcommands listed");
+
+    let dir = scratch("manpages");
+    let out = run(&["manpage", "--dir", path_str(&dir)]);
+    assert_eq!(out.code, 0, "{out:?}");
+    for page in [
+        "fingerprint.1",
+        "fingerprint-events-tail.1",
+        "fingerprint-webhook-listen.1",
+    ] {
+        let text = std::fs::read_to_string(dir.join(page)).unwrap_or_default();
+        assert!(text.contains(".TH"), "{page}");
+    }
+    let listen =
+        std::fs::read_to_string(dir.join("fingerprint-webhook-listen.1")).unwrap_or_default();
+    assert!(listen.contains("forward\\-to"), "{listen}");
+}
+
+#[test]
+fn enum_filters_list_their_values_and_take_others() {
+    let out = run(&["events", "search", "--help"]);
+    assert!(
+        out.stdout
+            .contains("[possible values: all, good, bad, none]"),
+        "{}",
+        out.stdout
+    );
+    // A value this CLI does not know is sent as typed (the fake ignores
+    // the filter, so every event comes back).
+    let api = Api::with_events(4, 1);
+    let out = api.run(&[
+        "events",
+        "search",
+        "--format",
+        "jsonl",
+        "--sdk-platform",
+        "flutter",
+        "--bot-info-category",
+        "future_kind",
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(lines(&out.stdout).len(), 4);
+}
+
+// ---------------------------------------------------------------- visitors delete --from-file
+
+/// Events for visitors `vis0`..`vis{n-1}`, two each.
+fn api_with_visitors(n: usize) -> Api {
+    Api::with_events(2 * n, n)
+}
+
+fn visitor_events(api: &Api, visitor: &str) -> usize {
+    let out = api.run(&[
+        "events",
+        "search",
+        "--all",
+        "--format",
+        "jsonl",
+        "--visitor-id",
+        visitor,
+    ]);
+    lines(&out.stdout).len()
+}
+
+#[test]
+fn bulk_delete_paces_to_the_quota_and_summarises() {
+    let api = api_with_visitors(6);
+    let dir = scratch("bulk-delete");
+    let list = dir.join("erase.txt");
+    std::fs::write(
+        &list,
+        "# privacy request 17\nvis0\nvis1\n\nvis-unknown\nvis2\nvis0\n  vis3  \n# end\nvis4\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    // A 429 on the way: waited for (Retry-After), then the same visitor again.
+    api.fake.fail_next(
+        1,
+        Fault::TooManyRequests {
+            retry_after: Some(30),
+        },
+    );
+    let mut c = command();
+    // Waits pass at once, exactly (a clock that moves only when waiting).
+    c.env("FINGERPRINT_TEST_TIME_SCALE", "virtual");
+    let out = run_in(
+        c,
+        &[
+            "--base-url",
+            &api.url,
+            "--api-key",
+            SECRET_KEY,
+            "visitors",
+            "delete",
+            "--from-file",
+            path_str(&list),
+            "--yes",
+            "--per-hour",
+            "2",
+            "--per-day",
+            "5",
+        ],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    let journal_path = dir.join("erase.txt.journal");
+    // Every request counts, the refused one too: at most 2 in any hour
+    // and 5 in any day.
+    let expected = [
+        format!(
+            "deleting 6 visitors, at most 2 requests an hour and 5 a day: about 24h; journal: {}",
+            journal_path.display()
+        ),
+        "HTTP 429 for vis0: waiting 30s before trying it again".into(),
+        "deleted vis0".into(),
+        "waiting 59m 30s for the hourly quota (2 an hour)".into(),
+        "deleted vis1".into(),
+        "waiting 30s for the hourly quota (2 an hour)".into(),
+        "not found vis-unknown (nothing to delete)".into(),
+        "waiting 59m 30s for the hourly quota (2 an hour)".into(),
+        "deleted vis2".into(),
+        "waiting 22h for the daily quota (5 a day)".into(),
+        "deleted vis3".into(),
+        "waiting 30s for the daily quota (5 a day)".into(),
+        "deleted vis4".into(),
+        "deleted 5, not found 1, failed 0".into(),
+    ];
+    assert_eq!(out.stderr.lines().collect::<Vec<_>>(), expected, "{out:?}");
+    for v in 0..5 {
+        assert_eq!(visitor_events(&api, &format!("vis{v}")), 0, "vis{v}");
+    }
+    assert_eq!(visitor_events(&api, "vis5"), 2, "not in the list");
+
+    // The journal: a request entry before each outcome, one per line.
+    let journal = std::fs::read_to_string(&journal_path).unwrap_or_default();
+    let entries: Vec<Value> = lines(&journal).iter().map(|l| json(l)).collect();
+    assert_eq!(entries[0]["kind"], "fingerprint-cli delete journal");
+    let states: Vec<(&str, &str)> = entries[1..]
+        .iter()
+        .map(|e| {
+            (
+                e["visitor_id"].as_str().unwrap_or(""),
+                e["state"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        &states[..4],
+        [
+            ("vis0", "sending"),
+            ("vis0", "throttled"),
+            ("vis0", "sending"),
+            ("vis0", "deleted")
+        ]
+    );
+    assert_eq!(states.iter().filter(|(_, s)| *s == "sending").count(), 7);
+
+    // Run again: everything is done, nothing is sent.
+    let requests = api.fake.requests();
+    let out = run(&[
+        "--base-url",
+        &api.url,
+        "--api-key",
+        SECRET_KEY,
+        "visitors",
+        "delete",
+        "--from-file",
+        path_str(&list),
+        "--yes",
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("deleted 0, not found 0, failed 0 (6 done in an earlier run, skipped)"),
+        "{out:?}"
+    );
+    assert_eq!(api.fake.requests(), requests);
+}
+
+#[test]
+fn an_interrupted_bulk_delete_resumes_without_repeating_a_deletion() {
+    let api = api_with_visitors(4);
+    let dir = scratch("bulk-resume");
+    let list = dir.join("erase.txt");
+    let journal = dir.join("progress.journal");
+    std::fs::write(&list, "vis0\nvis1\nvis2\nvis3\n").unwrap_or_else(|e| panic!("{e}"));
+    let args = [
+        "--base-url",
+        &api.url,
+        "--api-key",
+        SECRET_KEY,
+        "visitors",
+        "delete",
+        "--from-file",
+        path_str(&list),
+        "--yes",
+        "--journal",
+        path_str(&journal),
+        "--per-hour",
+        "1",
+    ];
+    // At real speed: the first deletion, then an hour's wait, cut short.
+    let first = Running::start(command(), &args);
+    first.wait_for_stderr("waiting 59m");
+    assert!(
+        first.stderr().contains("deleted vis0"),
+        "{}",
+        first.stderr()
+    );
+    let interrupted = Command::new("kill")
+        .args(["-INT", &first.child.id().to_string()])
+        .status()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(interrupted.success());
+    let out = first.finish(Duration::from_secs(10));
+    assert_eq!(out.code, 130, "{out:?}");
+    assert!(
+        out.stderr.contains("interrupted; so far: deleted 1"),
+        "{out:?}"
+    );
+    assert!(out.stderr.contains("run the same command again"), "{out:?}");
+    assert_eq!(api.fake.requests(), 1);
+
+    // Again, faster: vis0 is not sent again, and its request still counts
+    // against the quota (the next waits for it to be an hour old).
+    let mut c = command();
+    c.env("FINGERPRINT_TEST_TIME_SCALE", "virtual");
+    let out = run_in(c, &args);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(!out.stderr.contains("vis0"), "{out:?}");
+    assert!(
+        out.stderr
+            .lines()
+            .nth(1)
+            .is_some_and(|l| l.starts_with("waiting ")),
+        "{out:?}"
+    );
+    assert!(
+        out.stderr
+            .contains("deleted 3, not found 0, failed 0 (1 done in an earlier run, skipped)"),
+        "{out:?}"
+    );
+    assert_eq!(api.fake.requests(), 4, "one request per visitor in all");
+    assert!(api.fake.is_empty());
+}
+
+#[test]
+fn bulk_delete_refusals() {
+    let api = api_with_visitors(2);
+    let dir = scratch("bulk-refusals");
+    let list = dir.join("list.txt");
+    std::fs::write(&list, "vis0\nvis1\n").unwrap_or_else(|e| panic!("{e}"));
+    let base = [
+        "--base-url",
+        &api.url,
+        "--api-key",
+        SECRET_KEY,
+        "visitors",
+        "delete",
+    ];
+    // No terminal to confirm on.
+    let out = run(&[&base[..], &["--from-file", path_str(&list)]].concat());
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("not deleting 2 visitors"), "{out:?}");
+    assert!(out.stderr.contains("--yes"), "{out:?}");
+    // A list on stdin: --journal is needed (and --yes: stdin is the list).
+    let out = run_with_stdin(
+        &[&base[..], &["--from-file", "-", "--yes"]].concat(),
+        b"vis0\n",
+    );
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("--journal"), "{out:?}");
+    let journal = dir.join("stdin.journal");
+    let out = run_with_stdin(
+        &[
+            &base[..],
+            &["--from-file", "-", "--journal", path_str(&journal)],
+        ]
+        .concat(),
+        b"vis0\n",
+    );
+    assert_eq!(out.code, 2, "{out:?}");
+    // A line that is not an id; a flag that needs --from-file; a missing list.
+    std::fs::write(&list, "vis0\nvis1 vis2\n").unwrap_or_else(|e| panic!("{e}"));
+    let out = run(&[&base[..], &["--from-file", path_str(&list), "--yes"]].concat());
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("line 2"), "{out:?}");
+    let out = run(&[&base[..], &["vis0", "--per-hour", "5", "--yes"]].concat());
+    assert_eq!(out.code, 2, "{out:?}");
+    let out = run(&[&base[..], &["vis0", "--from-file", path_str(&list)]].concat());
+    assert_eq!(out.code, 2, "{out:?}");
+    let out = run(&[
+        &base[..],
+        &["--from-file", path_str(&dir.join("none.txt")), "--yes"],
+    ]
+    .concat());
+    assert_eq!(out.code, 2, "{out:?}");
+    assert_eq!(api.fake.requests(), 0, "nothing was sent");
+
+    // A key the API refuses ends the run at once (exit 3); an id it
+    // refuses is a failure of that visitor only (exit 1 at the end).
+    std::fs::write(&list, "vis0\nvis1\n").unwrap_or_else(|e| panic!("{e}"));
+    api.fake.fail_next(
+        1,
+        Fault::Api {
+            status: 403,
+            code: "feature_not_enabled".into(),
+            message: "delete API not enabled".into(),
+        },
+    );
+    let out = run(&[&base[..], &["--from-file", path_str(&list), "--yes"]].concat());
+    assert_eq!(out.code, 3, "{out:?}");
+    // Without --per-hour and --per-day: the API's documented quota.
+    assert!(
+        out.stderr
+            .starts_with("deleting 2 visitors, at most 30 requests an hour and 500 a day; "),
+        "{out:?}"
+    );
+    let errors: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("error: "))
+        .collect();
+    assert_eq!(errors.len(), 1, "{out:?}");
+    assert!(
+        errors[0].contains("HTTP 403: feature_not_enabled"),
+        "{out:?}"
+    );
+    assert!(errors[0].contains("run the same command again"), "{out:?}");
+    assert_eq!(api.fake.requests(), 1);
+    api.fake.fail_next(
+        1,
+        Fault::Api {
+            status: 400,
+            code: "request_cannot_be_parsed".into(),
+            message: "invalid visitor id".into(),
+        },
+    );
+    let out = run(&[&base[..], &["--from-file", path_str(&list), "--yes"]].concat());
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("failed vis0: HTTP 400: request_cannot_be_parsed: invalid visitor id\n"),
+        "{out:?}"
+    );
+    assert!(out.stderr.contains("deleted vis1"), "{out:?}");
+    assert!(
+        out.stderr.contains("deleted 1, not found 0, failed 1"),
+        "{out:?}"
+    );
+    // The failed one is tried again by the next run.
+    let out = run(&[&base[..], &["--from-file", path_str(&list), "--yes"]].concat());
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("deleted 1, not found 0, failed 0 (1 done"),
+        "{out:?}"
+    );
 }
