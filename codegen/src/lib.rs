@@ -126,6 +126,7 @@ pub fn generate(document: &str, docs: Option<&str>, options: &Options) -> Result
         }
     }
     let operations = operations::collect(&doc)?;
+    let discriminators = discriminators(&doc);
 
     let spec: openapiv3::OpenAPI = serde_json::from_value(doc)
         .map_err(|e| Error::new(format!("not an OpenAPI 3.0 document: {e}")))?;
@@ -147,6 +148,7 @@ pub fn generate(document: &str, docs: Option<&str>, options: &Options) -> Result
         search
             .as_deref()
             .map(|parameters| (search_operation.as_str(), parameters)),
+        &discriminators,
     )?;
     file.items
         .extend(parse_items(operations::table(&operations))?);
@@ -161,6 +163,33 @@ pub fn generate(document: &str, docs: Option<&str>, options: &Options) -> Result
         search,
         stale_docs,
     })
+}
+
+/// The names the docs overlay (`docs`, TOML text) describes that
+/// `document` does not have, judged as [`generate`] merges them (after the
+/// policy, which inlines primitive aliases). For `cargo xtask regen`, which
+/// prunes them.
+pub fn stale_docs(document: &Value, docs: &str, policy: &policy::Policy) -> Vec<docs::Stale> {
+    let overlay = match docs::Docs::parse(docs) {
+        Ok(overlay) => overlay,
+        Err(e) => return vec![docs::Stale::Unreadable(e.to_string())],
+    };
+    let mut doc = document.clone();
+    policy::apply(&mut doc, policy);
+    overlay.merge(&mut doc)
+}
+
+/// Component schema name -> the property its `discriminator` names.
+fn discriminators(doc: &Value) -> std::collections::BTreeMap<String, String> {
+    doc.pointer("/components/schemas")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter_map(|(name, schema)| {
+            let property = schema.pointer("/discriminator/propertyName")?.as_str()?;
+            Some((name.clone(), property.to_owned()))
+        })
+        .collect()
 }
 
 /// Removes module `name` from `file` and returns its items.

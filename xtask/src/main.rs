@@ -6,6 +6,7 @@
 //! progenitor. See `cargo xtask --help`.
 
 mod check;
+mod codegen;
 mod convert;
 mod msrv;
 mod overlay;
@@ -26,7 +27,13 @@ cargo xtask: maintenance tasks for fingerprint-server-sdk
 
 USAGE:
     cargo xtask regen [OPTIONS]
+    cargo xtask codegen --out <DIR> | --print
+    cargo xtask msrv
     cargo xtask help
+
+codegen writes the Rust code build.rs generates, formatted, for review
+(see `cargo xtask codegen --help`). msrv checks that no dependency needs a
+newer Rust than the manifests' rust-version.
 
 regen bundles the upstream OpenAPI description of the Fingerprint Server API
 into one document, converts it to OpenAPI 3.0.3 (what progenitor reads),
@@ -124,6 +131,7 @@ enum Command {
     Help,
     Regen(Args),
     Msrv(Vec<String>),
+    Codegen(Vec<String>),
 }
 
 fn parse_args(args: &[String]) -> Result<Command> {
@@ -132,6 +140,7 @@ fn parse_args(args: &[String]) -> Result<Command> {
         None | Some("help" | "-h" | "--help") => return Ok(Command::Help),
         Some("regen") => {}
         Some("msrv") => return Ok(Command::Msrv(it.cloned().collect())),
+        Some("codegen") => return Ok(Command::Codegen(it.cloned().collect())),
         Some(other) => bail!("unknown command `{other}` (try `cargo xtask --help`)"),
     }
     let mut a = Args {
@@ -199,6 +208,7 @@ fn main() -> ExitCode {
         }
         Command::Regen(a) => regen(&a, &mut std::io::stdout()),
         Command::Msrv(rest) => msrv::run(&rest, &workspace_root()),
+        Command::Codegen(rest) => codegen::run(&rest, &workspace_root()),
     });
     match result {
         Ok(true) => ExitCode::SUCCESS,
@@ -462,10 +472,10 @@ fn regen(a: &Args, out: &mut dyn Write) -> Result<bool> {
         Err(e) => return Err(e).with_context(|| format!("reading {}", doc_path.display())),
     };
     let overlay = read_overlay(a.api, &out_dir)?;
-    let stale = overlay
-        .as_ref()
-        .map(|(_, docs)| overlay::stale_names(docs, &g.document))
-        .unwrap_or_default();
+    let stale = match &overlay {
+        Some((_, docs)) => overlay::stale_names(docs, &g.document)?,
+        None => Vec::new(),
+    };
     let entries = format!(
         "{} entr{} naming what the new document does not have",
         stale.len(),

@@ -2,18 +2,15 @@
 //! document no longer has, and taking those entries out while leaving the
 //! rest of the file (comments, order, layout) as it was.
 //!
-//! The rules mirror how `build.rs` merges the overlay (`mod docs` there): a
-//! name found here is a name the build finds. Once the build reports stale
-//! names itself, finding them belongs there and this module keeps only the
-//! pruning.
+//! Which names are stale is decided where the overlay is merged, by the
+//! codegen crate ([`fingerprint_server_sdk_codegen::stale_docs`]); this
+//! module turns its answer into entries of the file and takes them out.
 
 use std::fmt;
 
 use anyhow::{Result, anyhow};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use toml_edit::{DocumentMut, Item, Table, TableLike};
-
-use crate::convert::escape;
 
 /// An entry of docs.toml whose name the document does not have.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -88,86 +85,40 @@ pub fn parse(text: &str) -> Result<DocumentMut> {
     })
 }
 
-/// What `build.rs` inlines before merging (`inline_primitive_aliases`): a
-/// plain string, integer, number or boolean schema has no type of its own
-/// to carry a description.
-fn inlined_by_the_build(schema: &Map<String, Value>) -> bool {
-    let primitive = matches!(
-        schema.get("type").and_then(Value::as_str),
-        Some("string" | "integer" | "number" | "boolean")
-    );
-    primitive && !schema.contains_key("enum")
-}
-
-/// The operation with this operationId, wherever it is.
-fn operation<'v>(doc: &'v Value, id: &str) -> Option<&'v Map<String, Value>> {
-    doc.get("paths")?
-        .as_object()?
-        .values()
-        .filter_map(Value::as_object)
-        .flat_map(|item| item.values())
-        .find(|op| op.get("operationId").and_then(Value::as_str) == Some(id))?
-        .as_object()
-}
-
-fn entries(item: Option<&Item>) -> Vec<&str> {
-    item.and_then(Item::as_table_like)
-        .map(|t| t.iter().map(|(k, _)| k).collect())
-        .unwrap_or_default()
-}
-
-/// Every entry of `docs` that names something `doc` does not have, in the
-/// order of the file.
-pub fn stale_names(docs: &DocumentMut, doc: &Value) -> Vec<Stale> {
-    let mut out = Vec::new();
-    let schemas = docs.get("schemas").and_then(Item::as_table_like);
-    for (name, item) in schemas.into_iter().flat_map(|t| t.iter()) {
-        let schema = doc
-            .pointer(&format!("/components/schemas/{}", escape(name)))
-            .and_then(Value::as_object)
-            .filter(|s| !inlined_by_the_build(s));
-        let Some(schema) = schema else {
-            out.push(Stale::Schema(name.to_string()));
-            continue;
-        };
-        let props = item.as_table_like().and_then(|t| t.get("properties"));
-        for property in entries(props) {
-            let known = schema
-                .get("properties")
-                .and_then(|p| p.get(property))
-                .is_some_and(Value::is_object);
-            if !known {
-                out.push(Stale::Property {
-                    schema: name.to_string(),
-                    property: property.to_string(),
-                });
-            }
-        }
-    }
-    for id in entries(docs.get("operations")) {
-        if operation(doc, id).is_none() {
-            out.push(Stale::Operation(id.to_string()));
-        }
-    }
-    let parameters = docs.get("parameters").and_then(Item::as_table_like);
-    for (id, item) in parameters.into_iter().flat_map(|t| t.iter()) {
-        let list = operation(doc, id)
-            .and_then(|op| op.get("parameters"))
-            .and_then(Value::as_array);
-        for name in entries(Some(item)) {
-            let known = list.is_some_and(|l| {
-                l.iter()
-                    .any(|p| p.get("name").and_then(Value::as_str) == Some(name))
+/// Every entry of `docs` that names something `doc` does not have, as the
+/// build's merge sees it.
+pub fn stale_names(docs: &DocumentMut, doc: &Value) -> Result<Vec<Stale>> {
+    use fingerprint_server_sdk_codegen::{Options, docs::Stale as Found, stale_docs};
+    stale_docs(doc, &docs.to_string(), &Options::v4().policy)
+        .into_iter()
+        .map(|found| match found {
+            Found::Schema(s) => Ok(Stale::Schema(s)),
+            Found::Property { schema, property } => Ok(Stale::Property { schema, property }),
+            Found::Operation(id) => Ok(Stale::Operation(id)),
+            Found::Parameter {
+                operation,
+                parameter,
+            } => Ok(Stale::Parameter {
+                operation,
+                parameter,
+            }),
+            Found::Unreadable(why) => Err(anyhow!("docs.toml: {why}")),
+        })
+        .collect::<Result<Vec<_>>>()
+        .map(|mut stale| {
+            // Schemas, operations, parameters, each in the order of the
+            // file, as a reader of it expects.
+            let order = anchors(docs);
+            stale.sort_by_key(|entry| {
+                let (table, key) = entry.location();
+                let group = ["schemas", "operations", "parameters"]
+                    .iter()
+                    .position(|g| table.first().map(String::as_str) == Some(*g));
+                let at = order.iter().position(|a| a.table == table && a.key == key);
+                (group, at)
             });
-            if !known {
-                out.push(Stale::Parameter {
-                    operation: id.to_string(),
-                    parameter: name.to_string(),
-                });
-            }
-        }
-    }
-    out
+            stale
+        })
 }
 
 /// A table header or a key, with the text before it (comments, blank lines).
@@ -396,7 +347,7 @@ only = "O."
     #[test]
     fn finds_every_kind_of_stale_name_in_file_order() {
         let docs = parse(DOCS).unwrap();
-        let stale = stale_names(&docs, &document());
+        let stale = stale_names(&docs, &document()).unwrap();
         assert_eq!(
             stale,
             vec![
@@ -426,7 +377,7 @@ only = "O."
     fn a_schema_the_build_inlines_cannot_be_described() {
         let docs = parse("[schemas.Alias]\ndescription = \"A.\"\n").unwrap();
         assert_eq!(
-            stale_names(&docs, &document()),
+            stale_names(&docs, &document()).unwrap(),
             vec![Stale::Schema("Alias".into())]
         );
     }
@@ -437,13 +388,13 @@ only = "O."
             "[operations]\ngetA = \"A.\"\n[parameters.getA]\nother = \"O.\"\n[schemas.Thing]\ndescription = \"T.\"\n[schemas.Thing.properties]\nkeep = \"K.\"\n",
         )
         .unwrap();
-        assert_eq!(stale_names(&docs, &document()), vec![]);
+        assert_eq!(stale_names(&docs, &document()).unwrap(), vec![]);
     }
 
     #[test]
     fn prune_removes_entries_and_keeps_the_rest_of_the_file() {
         let mut docs = parse(DOCS).unwrap();
-        let stale = stale_names(&docs, &document());
+        let stale = stale_names(&docs, &document()).unwrap();
         prune(&mut docs, &stale);
         let expected = r#"# Header comment.
 
@@ -466,7 +417,7 @@ description = "L."
         assert_eq!(docs.to_string(), expected);
         // Pruning what is left finds nothing more.
         let again = parse(&docs.to_string()).unwrap();
-        assert_eq!(stale_names(&again, &document()), vec![]);
+        assert_eq!(stale_names(&again, &document()).unwrap(), vec![]);
     }
 
     #[test]

@@ -8,7 +8,10 @@ pub mod client;
 pub mod collections;
 pub mod open_enums;
 pub mod syntax;
+pub mod unknown_fields;
 pub mod untagged;
+
+use std::collections::BTreeMap;
 
 use crate::operations::Operation;
 use crate::search::Parameter;
@@ -20,6 +23,7 @@ pub fn run(
     file: &mut syn::File,
     operations: &[Operation],
     search: Option<(&str, &[Parameter])>,
+    discriminators: &BTreeMap<String, String>,
 ) -> Result<()> {
     client::run(&mut file.items)?;
 
@@ -34,6 +38,7 @@ pub fn run(
     untagged::catch_all(types);
     untagged::explain_from_str(types)?;
     collections::run(types)?;
+    unknown_fields::run(types, discriminators)?;
 
     let builders = syntax::module_mut(&mut file.items, "builder")
         .ok_or_else(|| Error::new("the generated code has no builder module"))?;

@@ -1,0 +1,465 @@
+//! Models that lose nothing: every object model gains `unknown_fields`, a
+//! map of the properties this version of the SDK has no field for, filled
+//! when reading and written back (flattened) when writing. Reading is a
+//! hand-written `Deserialize` per model (serde's `flatten` would buffer
+//! every object first, which costs more than the whole parse), and an
+//! object union with a discriminator (the rule action) is read by its
+//! discriminator value instead of trying each shape.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+use syn::{Expr, Fields, FieldsNamed, Item, ItemEnum, ItemStruct, parse_quote};
+
+use super::syntax::{
+    derives, has_serde_flag, items_mut, module_mut, remove_derive, serde_items, trait_name,
+    type_name,
+};
+use crate::{Error, Result};
+
+/// The name of the added field.
+pub const FIELD: &str = "unknown_fields";
+
+/// Rewrites the `types` module: `discriminators` maps a union schema's name
+/// to its discriminator property (from the document). Returns how many
+/// models keep unknown properties.
+pub fn run(types: &mut Vec<Item>, discriminators: &BTreeMap<String, String>) -> Result<usize> {
+    let tags = one_value_enums(types)?;
+    let mut generated = Vec::new();
+    let mut models = BTreeSet::new();
+    for item in types.iter_mut() {
+        match item {
+            Item::Struct(st) if is_object_model(st) => {
+                let Fields::Named(named) = &mut st.fields else {
+                    continue;
+                };
+                let fields = specs(named, &st.ident.to_string())?;
+                add_field(named, false);
+                remove_derive(&mut st.attrs, "Deserialize");
+                let ident = &st.ident;
+                let visitor = map_visitor(
+                    &format_ident!("Visitor"),
+                    &ident.to_string(),
+                    &quote!(#ident),
+                    &quote!(#ident),
+                    &fields,
+                );
+                generated.push(quote! {
+                    impl<'de> ::serde::Deserialize<'de> for #ident {
+                        fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
+                            #visitor
+                            deserializer.deserialize_map(Visitor)
+                        }
+                    }
+                });
+                models.insert(ident.to_string());
+            }
+            Item::Enum(e) if has_serde_flag(&e.attrs, "untagged") => {
+                if let Some(property) = discriminators.get(&e.ident.to_string()) {
+                    generated.push(by_discriminator(e, property, &tags)?);
+                    models.insert(e.ident.to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+    for tokens in generated {
+        types.extend(crate::parse_items(tokens)?);
+    }
+    if let Some(builders) = module_mut(types, "builder") {
+        fill_in_builders(items_mut(builders)?, &models)?;
+    }
+    Ok(models.len())
+}
+
+/// A struct read from a JSON object: named fields, serde-derived, not a
+/// transparent wrapper.
+fn is_object_model(st: &ItemStruct) -> bool {
+    matches!(st.fields, Fields::Named(_))
+        && derives(&st.attrs, "Deserialize")
+        && !has_serde_flag(&st.attrs, "transparent")
+}
+
+/// How one field is read.
+struct Spec {
+    ident: syn::Ident,
+    wire: String,
+    ty: syn::Type,
+    /// Missing is fine: `None` for an `Option`, the default for a
+    /// `#[serde(default)]` field.
+    optional: bool,
+}
+
+fn specs(named: &FieldsNamed, owner: &str) -> Result<Vec<Spec>> {
+    let mut out = Vec::new();
+    for field in &named.named {
+        let ident = field
+            .ident
+            .clone()
+            .ok_or_else(|| Error::new(format!("{owner} has an unnamed field")))?;
+        let mut wire = ident.to_string().trim_start_matches("r#").to_owned();
+        let mut default = false;
+        for item in serde_items(&field.attrs)? {
+            match (item.key.as_str(), item.value) {
+                ("rename", Some(name)) => wire = name,
+                ("default", None) => default = true,
+                ("skip_serializing_if", Some(_)) => {}
+                (key, _) => {
+                    return Err(Error::new(format!(
+                        "{owner}.{ident}: serde item `{key}` is not read by the unknown-fields rewrite"
+                    )));
+                }
+            }
+        }
+        if ident == FIELD || wire == FIELD {
+            return Err(Error::new(format!(
+                "{owner} already has a property named {FIELD}"
+            )));
+        }
+        let optional = default || type_name(&field.ty).as_deref() == Some("Option");
+        out.push(Spec {
+            ident,
+            wire,
+            ty: field.ty.clone(),
+            optional,
+        });
+    }
+    Ok(out)
+}
+
+fn add_field(named: &mut FieldsNamed, variant: bool) {
+    let ident = format_ident!("{}", FIELD);
+    // Fields of an enum variant have the enum's visibility.
+    let vis: syn::Visibility = if variant {
+        syn::Visibility::Inherited
+    } else {
+        parse_quote!(pub)
+    };
+    named.named.push(parse_quote! {
+        /// The properties the server sent that this version of the SDK has
+        /// no field for, exactly as they came: writing the model out again
+        /// gives them back. Empty when there were none (and in models made
+        /// with a builder).
+        #[serde(flatten)]
+        #vis #ident: ::serde_json::Map<::std::string::String, ::serde_json::Value>
+    });
+}
+
+/// A `struct $visitor;` and its `Visitor` impl reading a JSON object into
+/// `construct { fields.., unknown_fields }` of type `value`.
+fn map_visitor(
+    visitor: &syn::Ident,
+    expecting: &str,
+    value: &TokenStream,
+    construct: &TokenStream,
+    fields: &[Spec],
+) -> TokenStream {
+    let keys: Vec<syn::Ident> = (0..fields.len()).map(|i| format_ident!("F{i}")).collect();
+    let wires: Vec<&String> = fields.iter().map(|f| &f.wire).collect();
+    let slots: Vec<syn::Ident> = (0..fields.len()).map(|i| format_ident!("f{i}")).collect();
+    let types: Vec<&syn::Type> = fields.iter().map(|f| &f.ty).collect();
+    let inits = fields.iter().zip(&slots).map(|(f, slot)| {
+        let ident = &f.ident;
+        let wire = &f.wire;
+        if f.optional {
+            quote!(#ident: #slot.unwrap_or_default())
+        } else {
+            quote!(#ident: match #slot {
+                Some(value) => value,
+                None => return Err(::serde::de::Error::missing_field(#wire)),
+            })
+        }
+    });
+    let unknown = format_ident!("{}", FIELD);
+    let expecting = format!("a {expecting} object");
+    quote! {
+        #[allow(non_camel_case_types, clippy::enum_variant_names)]
+        enum Key { #(#keys,)* Other(::std::string::String) }
+        impl Key {
+            fn of(name: &str) -> ::std::option::Option<Self> {
+                match name {
+                    #(#wires => Some(Key::#keys),)*
+                    _ => None,
+                }
+            }
+        }
+        struct KeyVisitor;
+        impl<'de> ::serde::de::Visitor<'de> for KeyVisitor {
+            type Value = Key;
+            fn expecting(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str("a property name")
+            }
+            fn visit_str<E: ::serde::de::Error>(self, name: &str) -> ::std::result::Result<Key, E> {
+                Ok(Key::of(name).unwrap_or_else(|| Key::Other(name.to_owned())))
+            }
+            fn visit_string<E: ::serde::de::Error>(self, name: ::std::string::String) -> ::std::result::Result<Key, E> {
+                Ok(Key::of(&name).unwrap_or(Key::Other(name)))
+            }
+        }
+        impl<'de> ::serde::Deserialize<'de> for Key {
+            fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
+                deserializer.deserialize_identifier(KeyVisitor)
+            }
+        }
+        struct #visitor;
+        impl<'de> ::serde::de::Visitor<'de> for #visitor {
+            type Value = #value;
+            fn expecting(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(#expecting)
+            }
+            fn visit_map<A: ::serde::de::MapAccess<'de>>(self, mut map: A) -> ::std::result::Result<#value, A::Error> {
+                #(let mut #slots: ::std::option::Option<#types> = None;)*
+                let mut #unknown = ::serde_json::Map::new();
+                while let Some(key) = map.next_key::<Key>()? {
+                    match key {
+                        #(Key::#keys => {
+                            if #slots.is_some() {
+                                return Err(::serde::de::Error::duplicate_field(#wires));
+                            }
+                            #slots = Some(map.next_value()?);
+                        })*
+                        Key::Other(name) => {
+                            let value: ::serde_json::Value = map.next_value()?;
+                            #unknown.insert(name, value);
+                        }
+                    }
+                }
+                Ok(#construct { #(#inits,)* #unknown })
+            }
+        }
+    }
+}
+
+/// The one wire value of each one-value string enum (the discriminator
+/// types of union variants): enum name → value.
+fn one_value_enums(types: &[Item]) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for item in types {
+        let Item::Enum(e) = item else { continue };
+        let [variant] = e.variants.iter().collect::<Vec<_>>()[..] else {
+            continue;
+        };
+        if !matches!(variant.fields, Fields::Unit) {
+            continue;
+        }
+        let wire = super::syntax::serde_value(&variant.attrs, "rename")?
+            .unwrap_or_else(|| variant.ident.to_string());
+        out.insert(e.ident.to_string(), wire);
+    }
+    Ok(out)
+}
+
+/// A union of objects read by its discriminator: the JSON is read once,
+/// its `property` picks the variant, and anything else (no or an unknown
+/// tag, or a known tag with a shape that does not fit) is kept whole in the
+/// catch-all variant.
+fn by_discriminator(
+    e: &mut ItemEnum,
+    property: &str,
+    tags: &BTreeMap<String, String>,
+) -> Result<TokenStream> {
+    let name = e.ident.clone();
+    let catch_all = e
+        .variants
+        .iter()
+        .find(|v| matches!(v.fields, Fields::Unnamed(_)))
+        .map(|v| v.ident.clone())
+        .ok_or_else(|| Error::new(format!("union {name} has no catch-all variant")))?;
+    let mut tagged = Vec::new();
+    let mut visitors = Vec::new();
+    for (i, variant) in e.variants.iter_mut().enumerate() {
+        let Fields::Named(named) = &mut variant.fields else {
+            continue;
+        };
+        let owner = format!("{name}::{}", variant.ident);
+        let fields = specs(named, &owner)?;
+        let tag = fields
+            .iter()
+            .find(|f| f.wire == property)
+            .and_then(|f| type_name(&f.ty))
+            .and_then(|t| tags.get(&t))
+            .ok_or_else(|| {
+                Error::new(format!(
+                    "{owner}: its `{property}` is not a one-value enum, so it has no tag"
+                ))
+            })?
+            .clone();
+        add_field(named, true);
+        let visitor = format_ident!("Variant{i}Visitor");
+        let variant_ident = &variant.ident;
+        let body = map_visitor(
+            &visitor,
+            &owner,
+            &quote!(#name),
+            &quote!(#name::#variant_ident),
+            &fields,
+        );
+        // Each visitor has its own key type: a module per variant.
+        let module = format_ident!("variant_{}", i);
+        visitors.push(quote! {
+            pub(super) mod #module {
+                use super::*;
+                #body
+                pub(in super::super) fn read(value: &::serde_json::Value) -> ::std::result::Result<#name, ::serde_json::Error> {
+                    ::serde::Deserializer::deserialize_map(value, #visitor)
+                }
+            }
+        });
+        tagged.push((tag, module));
+    }
+    remove_derive(&mut e.attrs, "Deserialize");
+    let module = format_ident!("{}_by_discriminator", to_snake(&name.to_string()));
+    let tags = tagged.iter().map(|(tag, _)| tag);
+    let indexes = 0..tagged.len();
+    let reads = tagged.iter().enumerate().map(|(i, (_, variant))| {
+        quote! {
+            #i => match #module::#variant::read(&value) {
+                Ok(read) => read,
+                Err(_) => Self::#catch_all(value),
+            },
+        }
+    });
+    Ok(quote! {
+        #[allow(non_snake_case)]
+        mod #module {
+            use super::*;
+            #(#visitors)*
+        }
+        impl<'de> ::serde::Deserialize<'de> for #name {
+            fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
+                let value = <::serde_json::Value as ::serde::Deserialize>::deserialize(deserializer)?;
+                let which = match value.get(#property).and_then(::serde_json::Value::as_str) {
+                    #(Some(#tags) => #indexes,)*
+                    _ => usize::MAX,
+                };
+                Ok(match which {
+                    #(#reads)*
+                    _ => Self::#catch_all(value),
+                })
+            }
+        }
+    })
+}
+
+fn to_snake(name: &str) -> String {
+    crate::operations::snake(name)
+}
+
+/// typify's model builders build the model with every field named:
+/// `unknown_fields` starts empty.
+fn fill_in_builders(builders: &mut [Item], models: &BTreeSet<String>) -> Result<()> {
+    for item in builders.iter_mut() {
+        let Item::Impl(imp) = item else { continue };
+        if trait_name(imp).as_deref() != Some("TryFrom") {
+            continue;
+        }
+        if !type_name(&imp.self_ty).is_some_and(|t| models.contains(&t)) {
+            continue;
+        }
+        let mut filled = false;
+        for member in imp.items.iter_mut() {
+            let syn::ImplItem::Fn(f) = member else {
+                continue;
+            };
+            for stmt in f.block.stmts.iter_mut() {
+                if let syn::Stmt::Expr(Expr::Call(call), _) = stmt
+                    && let Some(Expr::Struct(init)) = call.args.first_mut()
+                    && init.path.is_ident("Self")
+                {
+                    let ident = format_ident!("{}", FIELD);
+                    init.fields
+                        .push(parse_quote!(#ident: ::std::default::Default::default()));
+                    filled = true;
+                }
+            }
+        }
+        if !filled {
+            return Err(Error::new(format!(
+                "a model builder's TryFrom for {} does not end with Ok(Self {{ .. }})",
+                type_name(&imp.self_ty).unwrap_or_default()
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn types() -> Vec<Item> {
+        let file: syn::File = parse_quote! {
+            #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+            pub struct Thing {
+                pub id: ::std::string::String,
+                #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+                pub type_: ::std::option::Option<::std::string::String>,
+                #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+                pub tags: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+            }
+            #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+            #[serde(transparent)]
+            pub struct Wrapper(pub ::std::string::String);
+            #[derive(Clone, Debug)]
+            pub enum AllowType { #[serde(rename = "allow")] Allow }
+            #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+            #[serde(untagged)]
+            pub enum Action {
+                Variant0 { #[serde(rename = "type")] type_: AllowType, id: ::std::string::String },
+                Unrecognized(::serde_json::Value),
+            }
+            pub mod builder {
+                pub struct Thing { id: Result<String, String> }
+                impl ::std::convert::TryFrom<Thing> for super::Thing {
+                    type Error = String;
+                    fn try_from(value: Thing) -> Result<Self, String> {
+                        Ok(Self { id: value.id?, type_: None, tags: None })
+                    }
+                }
+            }
+        };
+        file.items
+    }
+
+    #[test]
+    fn object_models_gain_the_map_and_their_own_deserialize() {
+        let mut items = types();
+        let discriminators = BTreeMap::from([("Action".to_owned(), "type".to_owned())]);
+        assert_eq!(run(&mut items, &discriminators).expect("rewrite"), 2);
+        let text = quote!(#(#items)*).to_string();
+        // The struct: the field, no derived Deserialize, a written one that
+        // reads the renamed key and keeps the rest.
+        assert!(
+            text.contains("pub unknown_fields : :: serde_json :: Map"),
+            "{text}"
+        );
+        assert!(text.contains("\"type\" => Some (Key :: F1)"), "{text}");
+        assert!(text.contains("missing_field (\"id\")"), "{text}");
+        assert!(
+            !text.contains("missing_field (\"tags\")"),
+            "optional: {text}"
+        );
+        assert_eq!(text.matches("Deserialize < 'de > for Thing").count(), 1);
+        // The transparent wrapper is left alone.
+        assert!(text.contains("pub struct Wrapper (pub :: std :: string :: String)"));
+        // The union is read by its tag.
+        assert!(text.contains("Some (\"allow\") =>"), "{text}");
+        // Builders start the map empty.
+        assert!(text.contains("unknown_fields : :: std :: default :: Default :: default ()"));
+    }
+
+    #[test]
+    fn refuses_what_it_cannot_read_the_same_way_serde_would() {
+        let mut odd: Vec<Item> = vec![parse_quote! {
+            #[derive(::serde::Deserialize)]
+            pub struct S { #[serde(alias = "b")] pub a: String }
+        }];
+        assert!(run(&mut odd, &BTreeMap::new()).is_err());
+        let mut clash: Vec<Item> = vec![parse_quote! {
+            #[derive(::serde::Deserialize)]
+            pub struct S { pub unknown_fields: String }
+        }];
+        assert!(run(&mut clash, &BTreeMap::new()).is_err());
+    }
+}
