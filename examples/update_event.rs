@@ -215,6 +215,7 @@ fn build_update(before: &types::Event, options: &Options) -> types::EventUpdate 
         linked_id: options.linked_id.clone(),
         suspect: options.suspect,
         tags,
+        ..Default::default()
     }
 }
 

@@ -191,6 +191,7 @@ async fn update_event_patches_with_only_the_fields_set() {
         linked_id: Some("order-7".into()),
         suspect: Some(true),
         tags: Some(tags),
+        ..Default::default()
     };
     let response = client(&server)
         .update_event()
@@ -487,11 +488,19 @@ async fn send_json_keeps_fields_the_sdk_does_not_know() {
         .send()
         .await
         .expect("typed");
-    let typed = serde_json::to_value(typed.into_inner()).unwrap();
-    assert!(
-        typed.get("field_from_the_future").is_none(),
-        "the typed model drops it"
+    let typed = typed.into_inner();
+    // The typed model keeps what it has no field for (issue: models that
+    // lose nothing), at every level, and writes it back unchanged.
+    assert_eq!(
+        typed.unknown_fields.get("field_from_the_future"),
+        Some(&json!({"nested": [1, 2.5, "x"]}))
     );
+    let written = serde_json::to_value(&typed).unwrap();
+    assert_eq!(
+        written["field_from_the_future"],
+        event["field_from_the_future"]
+    );
+    assert_eq!(written["identification"]["new_inner"], json!(true));
 }
 
 #[tokio::test]

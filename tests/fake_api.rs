@@ -668,6 +668,7 @@ async fn update_event_changes_linked_id_suspect_and_tags() {
             linked_id: Some("order-77".into()),
             suspect: Some(true),
             tags: Some(tags.clone()),
+            ..Default::default()
         })
         .send()
         .await

@@ -166,6 +166,7 @@ async fn update_event_puts_the_body() {
             linked_id: Some("order-9".into()),
             suspect: Some(true),
             tag: None,
+            unknown_fields: Default::default(),
         })
         .send()
         .await

@@ -157,6 +157,7 @@ async fn update(conn: &Connection, args: UpdateArgs) -> Result<()> {
         linked_id: args.linked_id,
         tags,
         suspect: args.suspect,
+        ..Default::default()
     };
     conn.client
         .update_event()
