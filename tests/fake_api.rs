@@ -199,11 +199,17 @@ async fn search_by_visitor_id_returns_only_that_visitors_events() {
         search_ids(client.search_events().visitor_id("vis_b")).await,
         ["e2", "e4"]
     );
-    assert!(
-        search_ids(client.search_events().visitor_id("vis_none"))
-            .await
-            .is_empty()
-    );
+    // A visitor no event belongs to is a 404 `visitor_not_found`, as the
+    // reference documents for the search.
+    let err = single_attempt(&fake)
+        .search_events()
+        .visitor_id("vis_none")
+        .send()
+        .await
+        .expect_err("unknown visitor");
+    assert_eq!(status(&err), Some(404));
+    assert_eq!(err.code(), Some(&ErrorCode::VisitorNotFound));
+    assert!(err.is_not_found());
 }
 
 #[tokio::test]
@@ -231,10 +237,11 @@ async fn search_by_suspect_splits_marked_from_unmarked_events() {
         search_ids(client.search_events().suspect(true)).await,
         ["e2"]
     );
-    // An event without the field counts as not suspect.
+    // Only events where `suspect` was set are searched: those never marked
+    // are left out by `suspect=false` too.
     assert_eq!(
         search_ids(client.search_events().suspect(false)).await,
-        ["e1", "e3", "e4", "e5"]
+        ["e4"]
     );
 }
 
@@ -817,11 +824,15 @@ async fn delete_visitor_data_removes_every_event_of_that_visitor_only() {
             .expect_err("gone")
             .is_not_found()
     );
-    assert!(
-        search_ids(client.search_events().visitor_id("vis_gone"))
-            .await
-            .is_empty()
-    );
+    // The visitor is unknown now: a search for it is a 404, as for any
+    // visitor the API has never seen.
+    let err = client
+        .search_events()
+        .visitor_id("vis_gone")
+        .send()
+        .await
+        .expect_err("no such visitor any more");
+    assert_eq!(err.code(), Some(&ErrorCode::VisitorNotFound));
     assert_eq!(search_ids(client.search_events()).await, ["b1"]);
 }
 
@@ -1341,7 +1352,15 @@ async fn paging_goes_on_after_the_event_a_key_points_at_is_deleted() {
 #[tokio::test]
 async fn paging_goes_on_after_the_keyed_event_is_updated_out_of_the_filter() {
     let fake = fake().await;
-    let all = paging_fixture(&fake, 5);
+    let all: Vec<String> = (0..5)
+        .map(|i| {
+            let id = format!("p{i:03}");
+            let mut event = event_json(&id, "vis_p", 1 + i);
+            event["suspect"] = json!(false);
+            insert(&fake, event);
+            id
+        })
+        .collect();
     let client = fake.client();
 
     let mut stream = client.search_events().suspect(false).limit(2).into_stream();
