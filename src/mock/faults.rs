@@ -91,6 +91,25 @@ pub struct QueuedFault {
     pub fault: Fault,
 }
 
+impl QueuedFault {
+    /// A fault for the next request of any operation (to compare with
+    /// [`FakeApi::queued_faults`](super::FakeApi::queued_faults)).
+    pub fn any(fault: Fault) -> Self {
+        Self {
+            operation: None,
+            fault,
+        }
+    }
+
+    /// A fault for the next request of `operation`.
+    pub fn for_operation(operation: Operation, fault: Fault) -> Self {
+        Self {
+            operation: Some(operation),
+            fault,
+        }
+    }
+}
+
 /// The faults not served yet, oldest first.
 #[derive(Debug, Default)]
 pub(crate) struct FaultQueue {
