@@ -331,6 +331,8 @@ fn get_prints_the_event() {
     assert_eq!(event["identification"]["visitor_id"], "vis1");
     assert!(out.stderr.is_empty(), "{out:?}");
 
+    // The fake answers an unknown ruleset with 400 `ruleset_not_found`.
+    api.fake.add_ruleset(mock::Ruleset::new("rs_1"));
     let out = api.run(&[
         "events",
         "get",
@@ -342,6 +344,7 @@ fn get_prints_the_event() {
     assert_eq!(out.code, 0, "{out:?}");
     assert_eq!(out.stdout.lines().count(), 1);
     assert_eq!(json(&out.stdout)["event_id"], "evt-00002");
+    assert_eq!(json(&out.stdout)["rule_action"]["ruleset_id"], "rs_1");
 }
 
 #[test]
@@ -473,7 +476,8 @@ fn search_filters_reach_the_api() {
     assert_eq!(window.len(), 3);
     assert_eq!(window[2]["event_id"], "evt-00002");
 
-    // Filters the fake does not implement are still accepted and sent.
+    // Every filter is sent and honoured: these events have none of these
+    // signals, so nothing matches.
     let many = search(&[
         "--vpn",
         "--proxy",
@@ -495,11 +499,17 @@ fn search_filters_reach_the_api() {
         "--ip-address",
         "192.0.2.0/24",
     ]);
-    assert_eq!(many.len(), 100);
+    assert!(many.is_empty());
     // Every enum is open, --source included: a value this SDK does not know
-    // is sent as typed, for the API to judge.
-    let unknown = search(&["--source", "browser", "--source", "edge"]);
-    assert_eq!(unknown.len(), 100);
+    // is sent as typed, for the API (here the fake) to judge.
+    let unknown = api.run(&["events", "search", "--source", "browser"]);
+    assert_eq!(unknown.code, 1, "{unknown:?}");
+    assert!(
+        unknown
+            .stderr
+            .contains("HTTP 400: request_cannot_be_parsed"),
+        "{unknown:?}"
+    );
 }
 
 #[test]
