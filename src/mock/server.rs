@@ -18,7 +18,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use super::handler::{self, Delivery, Reply};
-use super::journal::{self, RecordedRequest};
+use super::journal::Entry;
 use super::samples::now_ms;
 use super::search;
 use super::state::State;
@@ -76,6 +76,7 @@ async fn handle(
     let (parts, body) = req.into_parts();
     let body = body.collect().await.map(|b| b.to_bytes());
     let query = search::form_pairs(parts.uri.query().unwrap_or(""));
+    let gzip = accepts_gzip(&parts.headers);
     let request = handler::Request {
         method: parts.method.as_str(),
         path: parts.uri.path(),
@@ -100,24 +101,16 @@ async fn handle(
                 }
             }
         };
-        state.journal.record(RecordedRequest {
-            method: parts.method.as_str().to_owned(),
-            path: parts.uri.path().to_owned(),
-            headers: parts
-                .headers
-                .iter()
-                .map(|(name, value)| {
-                    (
-                        name.as_str().to_owned(),
-                        journal::journal_value(name.as_str(), value.as_bytes()),
-                    )
-                })
-                .collect(),
-            body: body.as_deref().unwrap_or_default().to_vec(),
-            operation,
-            status: delivery.status(),
+        // The request's parts move into the journal: nothing is copied.
+        state.journal.record(Entry::new(
+            parts.method,
+            parts.uri,
             query,
-        });
+            parts.headers,
+            body.unwrap_or_default(),
+            operation,
+            delivery.status(),
+        ));
         delivery
     };
     match delivery {
@@ -130,11 +123,7 @@ async fn handle(
             if !delay.is_zero() {
                 tokio::time::sleep(delay).await;
             }
-            let reply = if accepts_gzip(&parts.headers) {
-                compress(reply)
-            } else {
-                reply
-            };
+            let reply = if gzip { compress(reply) } else { reply };
             Ok(response(reply, cut_after))
         }
     }
