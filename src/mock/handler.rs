@@ -112,14 +112,16 @@ pub(crate) fn respond(state: &mut State, request: &Request<'_>, now_ms: i64) -> 
             "unknown path or method",
         ));
     };
-    let fault = state.faults.take_for(op);
-    let mut delivery = match fault {
-        Some(Fault::Delay(delay)) => Delivery::Send {
+    let effect = state.faults.take_for(op).map(effect_of);
+    let mut delivery = match effect {
+        None => send(answer(state, op, id, request, now_ms)),
+        Some(Effect::Replace(reply)) => send(reply),
+        Some(Effect::Delay(delay)) => Delivery::Send {
             reply: answer(state, op, id, request, now_ms),
             delay,
             cut_after: None,
         },
-        Some(Fault::Truncate { after }) => {
+        Some(Effect::Cut(after)) => {
             let reply = answer(state, op, id, request, now_ms);
             let cut = (!reply.body.is_empty()).then(|| after.min(reply.body.len() - 1));
             Delivery::Send {
@@ -128,12 +130,10 @@ pub(crate) fn respond(state: &mut State, request: &Request<'_>, now_ms: i64) -> 
                 cut_after: cut,
             }
         }
-        Some(Fault::Close) => {
+        Some(Effect::Close) => {
             answer(state, op, id, request, now_ms);
             Delivery::Close
         }
-        Some(fault) => send(fault_reply(fault)),
-        None => send(answer(state, op, id, request, now_ms)),
     };
     if let Delivery::Send { delay, .. } = &mut delivery {
         *delay = delay.saturating_add(state.delay);
@@ -161,8 +161,19 @@ fn check_key(key: &str, given: Option<&[u8]>) -> Option<Reply> {
     })
 }
 
-/// The answer a fault that replaces the whole answer gives.
-fn fault_reply(fault: Fault) -> Reply {
+/// What a fault does to the answer.
+enum Effect {
+    /// This answer instead of the operation's (which does not run).
+    Replace(Reply),
+    /// The operation's answer, this much later.
+    Delay(Duration),
+    /// The operation's answer, cut after this many body bytes.
+    Cut(usize),
+    /// The operation runs; the connection closes without an answer.
+    Close,
+}
+
+fn effect_of(fault: Fault) -> Effect {
     let valid = |status: u16| {
         if (100..=999).contains(&status) {
             status
@@ -170,7 +181,10 @@ fn fault_reply(fault: Fault) -> Reply {
             500
         }
     };
-    match fault {
+    let reply = match fault {
+        Fault::Delay(delay) => return Effect::Delay(delay),
+        Fault::Truncate { after } => return Effect::Cut(after),
+        Fault::Close => return Effect::Close,
         Fault::TooManyRequests { retry_after } => {
             let mut reply = Reply::error(429, "too_many_requests", "too many requests");
             if let Some(seconds) = retry_after {
@@ -208,11 +222,8 @@ fn fault_reply(fault: Fault) -> Reply {
             headers: Vec::new(),
             body: Bytes::from(body),
         },
-        // Handled by `respond`, which answers normally for these.
-        Fault::Delay(_) | Fault::Truncate { .. } | Fault::Close => {
-            Reply::error(500, "failed", "injected failure")
-        }
-    }
+    };
+    Effect::Replace(reply)
 }
 
 /// The normal answer of `op`.
@@ -426,6 +437,15 @@ mod tests {
         request.authorization = Some(b"k");
         assert_eq!(reply(respond(&mut state, &request, 0)).status, 403);
         assert_eq!(state.faults.snapshot().len(), 1, "the fault still waits");
+    }
+
+    #[test]
+    fn a_request_for_no_operation_takes_no_fault() {
+        let mut state = state();
+        state.faults.push(None, 1, Fault::Status(503));
+        let r = reply(respond(&mut state, &get("/v4/nowhere", &[]), 0));
+        assert_eq!(r.status, 404);
+        assert_eq!(state.faults.snapshot().len(), 1);
     }
 
     #[test]

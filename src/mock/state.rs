@@ -10,7 +10,7 @@ use super::faults::FaultQueue;
 use super::journal::Journal;
 use super::rulesets::Ruleset;
 
-#[derive(Debug)]
+/// No `Debug`: it holds the key.
 pub(crate) struct State {
     pub(crate) key: String,
     /// Events as JSON, exactly as inserted or updated, by event id.
