@@ -560,6 +560,19 @@ pub fn seal(event_json: &[u8], key: &DecryptionKey) -> Result<Vec<u8>, SealError
     seal_with_nonce(event_json, key, nonce)
 }
 
+/// Like [`seal`], giving base64 text (standard alphabet, padded), as the
+/// JavaScript agent hands sealed results to the front end; [`unseal_event_base64`] and
+/// [`open_base64`] accept it.
+///
+/// Meant for tests of code that receives sealed results as text.
+///
+/// # Errors
+///
+/// As [`seal`].
+pub fn seal_base64(event_json: &[u8], key: &DecryptionKey) -> Result<String, SealError> {
+    seal(event_json, key).map(|sealed| base64::engine::general_purpose::STANDARD.encode(sealed))
+}
+
 /// Like [`seal`] with a given nonce, for reproducible output.
 ///
 /// Never reuse a nonce with the same key outside tests: AES-GCM loses its security if you do.

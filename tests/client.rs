@@ -1,38 +1,47 @@
-//! Each operation against a local mock: method, path, query, headers, body,
-//! and the decoded result; regions and base URLs; path parameter checks.
+//! Each operation against the fake API, whose journal shows what was sent:
+//! method, path, query, headers, body, and the decoded result; regions and
+//! base URLs; path parameter checks.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
+use fingerprint_server_sdk::mock::{FakeApi, Fault, Operation, RecordedRequest, Ruleset};
 use fingerprint_server_sdk::{Client, Error, Region, RetryPolicy, SDK_IDENTIFIER, types};
 use httpmock::prelude::*;
 use serde_json::json;
 
 const KEY: &str = "sk_test_0123456789abcdef";
 
-fn client(server: &MockServer) -> Client {
+async fn fake() -> FakeApi {
+    FakeApi::start_on(SocketAddr::from(([127, 0, 0, 1], 0)), KEY)
+        .await
+        .expect("the fake starts")
+}
+
+fn client(fake: &FakeApi) -> Client {
     Client::builder(KEY)
-        .base_url(server.url("/v4"))
+        .base_url(fake.url())
         .retry(RetryPolicy::disabled())
         .build()
         .expect("client builds")
 }
 
-/// The query pairs of a request, decoded and sorted, so repeated keys can be
-/// compared.
-fn query_pairs(req: &httpmock::HttpMockRequest) -> Vec<(String, String)> {
-    let query = req.uri().query().unwrap_or("").to_owned();
-    let url = reqwest::Url::parse(&format!("http://localhost/?{query}")).expect("query parses");
-    let mut pairs: Vec<(String, String)> = url
-        .query_pairs()
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
+/// The one request the fake received.
+fn only_request(fake: &FakeApi) -> RecordedRequest {
+    let mut journal = fake.journal();
+    assert_eq!(journal.len(), 1, "{journal:?}");
+    journal.remove(0)
+}
+
+/// The query pairs of a request, sorted, so repeated keys can be compared.
+fn query_pairs(req: &RecordedRequest) -> Vec<(String, String)> {
+    let mut pairs = req.query.clone();
     pairs.sort();
     pairs
 }
 
-fn expect_query(
-    expected: &[(&str, &str)],
-) -> impl Fn(&httpmock::HttpMockRequest) -> bool + Send + Sync + 'static {
+/// `expected` plus the SDK identity every request carries, sorted.
+fn expected_query(expected: &[(&str, &str)]) -> Vec<(String, String)> {
     let mut expected: Vec<(String, String)> = expected
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -42,13 +51,14 @@ fn expect_query(
         )))
         .collect();
     expected.sort();
-    move |req| {
-        let got = query_pairs(req);
-        if got != expected {
-            eprintln!("query mismatch:\n  got      {got:?}\n  expected {expected:?}");
-        }
-        got == expected
-    }
+    expected
+}
+
+/// The request carried the key: the fake answers anything else with 403
+/// (and its journal never holds the key itself).
+fn assert_sent_the_key(req: &RecordedRequest) {
+    assert_eq!(req.header("authorization"), Some("Bearer [redacted]"));
+    assert_ne!(req.status, Some(403), "the fake refused the key");
 }
 
 fn sample_event(id: &str) -> serde_json::Value {
@@ -71,21 +81,11 @@ fn sample_event(id: &str) -> serde_json::Value {
 
 #[tokio::test]
 async fn get_event_sends_bearer_identity_and_decodes_the_event() {
-    let server = MockServer::start_async().await;
-    let mock = server
-        .mock_async(|when, then| {
-            when.method(GET)
-                .path("/v4/events/1708102555327.NLOjmg")
-                .header("authorization", format!("Bearer {KEY}"))
-                .header("user-agent", SDK_IDENTIFIER)
-                .header("accept", "application/json")
-                .is_true(expect_query(&[("ruleset_id", "rs_42")]));
-            then.status(200)
-                .header("content-type", "application/json")
-                .json_body(sample_event("1708102555327.NLOjmg"));
-        })
-        .await;
-    let event = client(&server)
+    let fake = fake().await;
+    fake.insert_json(sample_event("1708102555327.NLOjmg"))
+        .expect("stored");
+    fake.add_ruleset(Ruleset::new("rs_42"));
+    let event = client(&fake)
         .get_event()
         .event_id("1708102555327.NLOjmg")
         .ruleset_id("rs_42")
@@ -93,7 +93,16 @@ async fn get_event_sends_bearer_identity_and_decodes_the_event() {
         .await
         .expect("event")
         .into_inner();
-    mock.assert_async().await;
+    let req = only_request(&fake);
+    assert_eq!(req.method, "GET");
+    assert_eq!(req.path, "/v4/events/1708102555327.NLOjmg");
+    assert_sent_the_key(&req);
+    assert_eq!(req.header("user-agent"), Some(SDK_IDENTIFIER));
+    assert_eq!(req.header("accept"), Some("application/json"));
+    assert_eq!(
+        query_pairs(&req),
+        expected_query(&[("ruleset_id", "rs_42")])
+    );
     assert_eq!(event.event_id.as_str(), "1708102555327.NLOjmg");
     assert_eq!(event.bot, Some(types::BotResult::NotDetected));
     assert_eq!(event.suspect_score, Some(12));
@@ -103,33 +112,26 @@ async fn get_event_sends_bearer_identity_and_decodes_the_event() {
 
 #[tokio::test]
 async fn get_event_percent_encodes_the_path_parameter() {
-    let server = MockServer::start_async().await;
-    let mock = server
-        .mock_async(|when, then| {
-            when.method(GET)
-                .is_true(|req| req.uri().path() == "/v4/events/a%2Fb%3Fc%20d");
-            then.status(200).json_body(sample_event("a/b?c d"));
-        })
-        .await;
-    let event = client(&server)
+    let fake = fake().await;
+    fake.insert_json(sample_event("a/b?c d")).expect("stored");
+    let event = client(&fake)
         .get_event()
         .event_id("a/b?c d")
         .send()
         .await
         .expect("event");
-    mock.assert_async().await;
+    let req = only_request(&fake);
+    assert_eq!(
+        (req.method.as_str(), req.path.as_str()),
+        ("GET", "/v4/events/a%2Fb%3Fc%20d")
+    );
     assert_eq!(event.event_id.as_str(), "a/b?c d");
 }
 
 #[tokio::test]
 async fn empty_dot_and_dot_dot_ids_are_refused_before_sending() {
-    let server = MockServer::start_async().await;
-    let any = server
-        .mock_async(|_when, then| {
-            then.status(200).json_body(sample_event("x"));
-        })
-        .await;
-    let client = client(&server);
+    let fake = fake().await;
+    let client = client(&fake);
     for id in ["", ".", ".."] {
         let err = client.get_event().event_id(id).send().await.unwrap_err();
         assert!(
@@ -167,23 +169,14 @@ async fn empty_dot_and_dot_dot_ids_are_refused_before_sending() {
         matches!(err, Error::InvalidRequest { .. }),
         "missing id: {err:?}"
     );
-    assert_eq!(any.calls_async().await, 0, "nothing may reach the server");
+    assert_eq!(fake.requests(), 0, "nothing may reach the server");
+    assert!(fake.journal().is_empty());
 }
 
 #[tokio::test]
 async fn update_event_patches_with_only_the_fields_set() {
-    let server = MockServer::start_async().await;
-    let mock = server
-        .mock_async(|when, then| {
-            when.method(PATCH)
-                .path("/v4/events/evt_1")
-                .header("content-type", "application/json")
-                .header("authorization", format!("Bearer {KEY}"))
-                .json_body(json!({"linked_id": "order-7", "suspect": true, "tags": {"plan": "pro", "n": 3}}))
-                .is_true(expect_query(&[]));
-            then.status(200);
-        })
-        .await;
+    let fake = fake().await;
+    fake.insert_json(sample_event("evt_1")).expect("stored");
     let mut tags = serde_json::Map::new();
     tags.insert("plan".into(), json!("pro"));
     tags.insert("n".into(), json!(3));
@@ -193,45 +186,46 @@ async fn update_event_patches_with_only_the_fields_set() {
         tags: Some(tags),
         ..Default::default()
     };
-    let response = client(&server)
+    let response = client(&fake)
         .update_event()
         .event_id("evt_1")
         .body(update)
         .send()
         .await
         .expect("updated");
-    mock.assert_async().await;
+    let req = only_request(&fake);
+    assert_eq!(
+        (req.method.as_str(), req.path.as_str()),
+        ("PATCH", "/v4/events/evt_1")
+    );
+    assert_eq!(req.header("content-type"), Some("application/json"));
+    assert_sent_the_key(&req);
+    assert_eq!(
+        req.body_json(),
+        Some(json!({"linked_id": "order-7", "suspect": true, "tags": {"plan": "pro", "n": 3}}))
+    );
+    assert_eq!(query_pairs(&req), expected_query(&[]));
     assert_eq!(response.status(), 200);
 }
 
 #[tokio::test]
 async fn search_events_sends_repeated_keys_and_both_time_forms() {
-    let server = MockServer::start_async().await;
-    let with_dates = server
-        .mock_async(|when, then| {
-            when.method(GET).path("/v4/events").is_true(expect_query(&[
-                ("visitor_id", "vis_0001"),
-                ("limit", "100"),
-                ("reverse", "true"),
-                ("suspect", "false"),
-                ("bot", "bad"),
-                ("bot_info_category", "ai_agent"),
-                ("bot_info_category", "ai_assistant"),
-                ("environment", "env_a"),
-                ("environment", "env_b"),
-                ("start", "2024-02-16T17:15:55Z"),
-                ("end", "2024-02-17T00:00:00Z"),
-                ("pagination_key", "page 2/+"),
-            ]));
-            then.status(200).json_body(json!({
+    let fake = fake().await;
+    // "page 2/+" is not a key the fake made: this page is scripted.
+    fake.fail_next_on(
+        Operation::SearchEvents,
+        1,
+        Fault::json(
+            200,
+            &json!({
                 "events": [sample_event("e1"), sample_event("e2")],
                 "pagination_key": "next-key"
-            }));
-        })
-        .await;
+            }),
+        ),
+    );
     let start: chrono::DateTime<chrono::Utc> = "2024-02-16T17:15:55Z".parse().unwrap();
     let end: chrono::DateTime<chrono::Utc> = "2024-02-17T00:00:00Z".parse().unwrap();
-    let page = client(&server)
+    let page = client(&fake)
         .search_events()
         .visitor_id("vis_0001")
         .limit(100)
@@ -250,20 +244,34 @@ async fn search_events_sends_repeated_keys_and_both_time_forms() {
         .await
         .expect("page")
         .into_inner();
-    with_dates.assert_async().await;
+    let req = only_request(&fake);
+    assert_eq!(
+        (req.method.as_str(), req.path.as_str()),
+        ("GET", "/v4/events")
+    );
+    assert_eq!(
+        query_pairs(&req),
+        expected_query(&[
+            ("visitor_id", "vis_0001"),
+            ("limit", "100"),
+            ("reverse", "true"),
+            ("suspect", "false"),
+            ("bot", "bad"),
+            ("bot_info_category", "ai_agent"),
+            ("bot_info_category", "ai_assistant"),
+            ("environment", "env_a"),
+            ("environment", "env_b"),
+            ("start", "2024-02-16T17:15:55Z"),
+            ("end", "2024-02-17T00:00:00Z"),
+            ("pagination_key", "page 2/+"),
+        ])
+    );
     assert_eq!(page.events.len(), 2);
     assert_eq!(page.pagination_key.as_deref(), Some("next-key"));
 
-    let with_millis = server
-        .mock_async(|when, then| {
-            when.method(GET).path("/v4/events").is_true(expect_query(&[
-                ("start", "1708102555000"),
-                ("end", "1708188955000"),
-            ]));
-            then.status(200).json_body(json!({"events": []}));
-        })
-        .await;
-    let page = client(&server)
+    // The fake's own search this time: a day in 2024, and no events.
+    fake.clear_journal();
+    let page = client(&fake)
         .search_events()
         .start(1_708_102_555_000_i64)
         .end(1_708_188_955_000_i64)
@@ -271,36 +279,38 @@ async fn search_events_sends_repeated_keys_and_both_time_forms() {
         .await
         .expect("page")
         .into_inner();
-    with_millis.assert_async().await;
+    let req = only_request(&fake);
+    assert_eq!(
+        query_pairs(&req),
+        expected_query(&[("start", "1708102555000"), ("end", "1708188955000")])
+    );
     assert!(page.events.is_empty());
     assert!(page.pagination_key.is_none());
 }
 
 #[tokio::test]
 async fn delete_visitor_data_sends_delete() {
-    let server = MockServer::start_async().await;
-    let mock = server
-        .mock_async(|when, then| {
-            when.method(DELETE)
-                .path("/v4/visitors/vis_0001")
-                .header("authorization", format!("Bearer {KEY}"))
-                .is_true(expect_query(&[]));
-            then.status(200);
-        })
-        .await;
-    let response = client(&server)
+    let fake = fake().await;
+    fake.insert_json(sample_event("e1")).expect("stored");
+    let response = client(&fake)
         .delete_visitor_data()
         .visitor_id("vis_0001")
         .send()
         .await
         .expect("deleted");
-    mock.assert_async().await;
+    let req = only_request(&fake);
+    assert_eq!(
+        (req.method.as_str(), req.path.as_str()),
+        ("DELETE", "/v4/visitors/vis_0001")
+    );
+    assert_sent_the_key(&req);
+    assert_eq!(query_pairs(&req), expected_query(&[]));
     assert_eq!(response.status(), 200);
 }
 
 #[tokio::test]
 async fn edge_posts_the_request_body() {
-    let server = MockServer::start_async().await;
+    let fake = fake().await;
     let body = json!({
         "ipv4_address": "192.0.2.7",
         "method": "GET",
@@ -312,24 +322,30 @@ async fn edge_posts_the_request_body() {
         Err(e) => panic!("own edge request fixture does not fit the schema: {e}"),
     };
     let sent = serde_json::to_value(&request).unwrap();
-    let mock = server
-        .mock_async(|when, then| {
-            when.method(POST)
-                .path("/v4/edge")
-                .header("authorization", format!("Bearer {KEY}"))
-                .json_body(sent.clone());
-            then.status(200)
-                .json_body(json!({"event_id": "edge_1", "timestamp": 1_708_102_555_327_i64, "ip_info": {}, "vpn": false}));
-        })
-        .await;
-    let response = client(&server)
+    // The fake refuses the edge endpoint (403 `feature_not_enabled`): the
+    // answer is scripted.
+    fake.fail_next_on(
+        Operation::Edge,
+        1,
+        Fault::json(
+            200,
+            &json!({"event_id": "edge_1", "timestamp": 1_708_102_555_327_i64, "ip_info": {}, "vpn": false}),
+        ),
+    );
+    let response = client(&fake)
         .analyze_request_for_automation_intelligence()
         .body(request)
         .send()
         .await
         .expect("edge response")
         .into_inner();
-    mock.assert_async().await;
+    let req = only_request(&fake);
+    assert_eq!(
+        (req.method.as_str(), req.path.as_str()),
+        ("POST", "/v4/edge")
+    );
+    assert_sent_the_key(&req);
+    assert_eq!(req.body_json(), Some(sent));
     let response = serde_json::to_value(&response).unwrap();
     assert_eq!(response["event_id"], "edge_1");
     assert_eq!(response["vpn"], false);
@@ -368,6 +384,8 @@ fn built_client_uses_the_region_or_the_base_url_override() {
     assert_eq!(client.base_url(), "http://127.0.0.1:8080/v4");
 }
 
+/// On httpmock: the fake serves the API under `/v4` only, and this test
+/// needs a base URL with another path (a proxy's).
 #[tokio::test]
 async fn base_url_override_routes_requests_there() {
     let server = MockServer::start_async().await;
@@ -443,13 +461,9 @@ fn debug_output_never_shows_the_key() {
 
 #[tokio::test]
 async fn the_key_does_not_appear_in_errors() {
-    let server = MockServer::start_async().await;
-    server
-        .mock_async(|_when, then| {
-            then.status(403).json_body(json!({"error": {"code": "secret_api_key_not_found", "message": "secret key is not found"}}));
-        })
-        .await;
-    let err = client(&server)
+    // A fake with another key answers 403 `secret_api_key_not_found`.
+    let fake = FakeApi::start().await.expect("the fake starts");
+    let err = client(&fake)
         .get_event()
         .event_id("e1")
         .send()
@@ -462,18 +476,12 @@ async fn the_key_does_not_appear_in_errors() {
 
 #[tokio::test]
 async fn send_json_keeps_fields_the_sdk_does_not_know() {
-    let server = MockServer::start_async().await;
+    let fake = fake().await;
     let mut event = sample_event("e_json");
     event["field_from_the_future"] = json!({"nested": [1, 2.5, "x"]});
     event["identification"]["new_inner"] = json!(true);
-    let body = event.clone();
-    server
-        .mock_async(move |when, then| {
-            when.method(GET).path("/v4/events/e_json");
-            then.status(200).json_body(body);
-        })
-        .await;
-    let client = client(&server);
+    fake.insert_json(event.clone()).expect("stored");
+    let client = client(&fake);
     let raw = client
         .get_event()
         .event_id("e_json")
@@ -505,15 +513,10 @@ async fn send_json_keeps_fields_the_sdk_does_not_know() {
 
 #[tokio::test]
 async fn errors_name_their_operation() {
-    let server = MockServer::start_async().await;
-    server
-        .mock_async(|_when, then| {
-            then.status(404).json_body(
-                json!({"error": {"code": "visitor_not_found", "message": "visitor not found"}}),
-            );
-        })
-        .await;
-    let client = client(&server);
+    // A fake without events: the visitor is unknown to both calls (404
+    // `visitor_not_found`).
+    let fake = fake().await;
+    let client = client(&fake);
     let err = client
         .delete_visitor_data()
         .visitor_id("v")
@@ -521,7 +524,12 @@ async fn errors_name_their_operation() {
         .await
         .unwrap_err();
     assert_eq!(err.operation(), Some("delete_visitor_data"));
-    let err = client.search_events().send_json().await.unwrap_err();
+    let err = client
+        .search_events()
+        .visitor_id("v")
+        .send_json()
+        .await
+        .unwrap_err();
     assert_eq!(err.operation(), Some("search_events"));
     assert!(err.is_not_found());
     let config = Client::builder("").build().unwrap_err();

@@ -1,32 +1,31 @@
 //! Error responses become `fingerprint_server_sdk::Error` with their status,
 //! their decoded code and message, and their body text when it is not JSON.
+//! Each answer is served by the fake API as a raw answer.
 
 use std::path::Path;
 
+use fingerprint_server_sdk::mock::{FakeApi, Fault, Operation};
 use fingerprint_server_sdk::{Client, Error, RetryPolicy, types};
-use httpmock::prelude::*;
 
-fn client(server: &MockServer) -> Client {
-    Client::builder("sk_test_errors")
-        .base_url(server.url("/v4"))
+fn client(fake: &FakeApi) -> Client {
+    fake.client_builder()
         .retry(RetryPolicy::disabled())
         .build()
         .expect("client builds")
 }
 
 async fn get_event_answered_with(status: u16, content_type: &str, body: &str) -> Error {
-    let server = MockServer::start_async().await;
-    let body = body.to_owned();
-    let content_type = content_type.to_owned();
-    server
-        .mock_async(move |when, then| {
-            when.method(GET).path("/v4/events/evt_err");
-            then.status(status)
-                .header("content-type", content_type)
-                .body(body);
-        })
-        .await;
-    client(&server)
+    let fake = FakeApi::start().await.expect("the fake starts");
+    fake.fail_next_on(
+        Operation::GetEvent,
+        1,
+        Fault::Raw {
+            status,
+            content_type: content_type.to_owned(),
+            body: body.as_bytes().to_vec(),
+        },
+    );
+    client(&fake)
         .get_event()
         .event_id("evt_err")
         .send()

@@ -199,11 +199,17 @@ async fn search_by_visitor_id_returns_only_that_visitors_events() {
         search_ids(client.search_events().visitor_id("vis_b")).await,
         ["e2", "e4"]
     );
-    assert!(
-        search_ids(client.search_events().visitor_id("vis_none"))
-            .await
-            .is_empty()
-    );
+    // A visitor no event belongs to is a 404 `visitor_not_found`, as the
+    // reference documents for the search.
+    let err = single_attempt(&fake)
+        .search_events()
+        .visitor_id("vis_none")
+        .send()
+        .await
+        .expect_err("unknown visitor");
+    assert_eq!(status(&err), Some(404));
+    assert_eq!(err.code(), Some(&ErrorCode::VisitorNotFound));
+    assert!(err.is_not_found());
 }
 
 #[tokio::test]
@@ -231,10 +237,11 @@ async fn search_by_suspect_splits_marked_from_unmarked_events() {
         search_ids(client.search_events().suspect(true)).await,
         ["e2"]
     );
-    // An event without the field counts as not suspect.
+    // Only events where `suspect` was set are searched: those never marked
+    // are left out by `suspect=false` too.
     assert_eq!(
         search_ids(client.search_events().suspect(false)).await,
-        ["e1", "e3", "e4", "e5"]
+        ["e4"]
     );
 }
 
@@ -818,11 +825,15 @@ async fn delete_visitor_data_removes_every_event_of_that_visitor_only() {
             .expect_err("gone")
             .is_not_found()
     );
-    assert!(
-        search_ids(client.search_events().visitor_id("vis_gone"))
-            .await
-            .is_empty()
-    );
+    // The visitor is unknown now: a search for it is a 404, as for any
+    // visitor the API has never seen.
+    let err = client
+        .search_events()
+        .visitor_id("vis_gone")
+        .send()
+        .await
+        .expect_err("no such visitor any more");
+    assert_eq!(err.code(), Some(&ErrorCode::VisitorNotFound));
     assert_eq!(search_ids(client.search_events()).await, ["b1"]);
 }
 
@@ -1342,7 +1353,15 @@ async fn paging_goes_on_after_the_event_a_key_points_at_is_deleted() {
 #[tokio::test]
 async fn paging_goes_on_after_the_keyed_event_is_updated_out_of_the_filter() {
     let fake = fake().await;
-    let all = paging_fixture(&fake, 5);
+    let all: Vec<String> = (0..5)
+        .map(|i| {
+            let id = format!("p{i:03}");
+            let mut event = event_json(&id, "vis_p", 1 + i);
+            event["suspect"] = json!(false);
+            insert(&fake, event);
+            id
+        })
+        .collect();
     let client = fake.client();
 
     let mut stream = client.search_events().suspect(false).limit(2).into_stream();
@@ -1440,4 +1459,396 @@ async fn api_fault_serves_any_error_code() {
     assert_eq!(err.status().map(|s| s.as_u16()), Some(403));
     assert_eq!(err.code().map(|c| c.as_str()), Some("wrong_region"));
     assert!(err.hint().is_some());
+}
+
+// ---- filters through the typed builder --------------------------------------
+
+#[tokio::test]
+async fn a_bad_bot_behind_a_vpn_in_a_time_window_finds_only_that_event() {
+    let fake = fake().await;
+    let now = mock::now_ms();
+    let mut bad_vpn = mock::event("bad_vpn", "vis_1");
+    bad_vpn.timestamp = now - 60_000;
+    bad_vpn.bot = Some(types::BotResult::Bad);
+    bad_vpn.vpn = Some(true);
+    let mut bad_direct = mock::event("bad_direct", "vis_1");
+    bad_direct.timestamp = now - 120_000;
+    bad_direct.bot = Some(types::BotResult::Bad);
+    bad_direct.vpn = Some(false);
+    let mut bad_unknown_vpn = mock::event("bad_unknown_vpn", "vis_1");
+    bad_unknown_vpn.timestamp = now - 180_000;
+    bad_unknown_vpn.bot = Some(types::BotResult::Bad);
+    let mut old_bad_vpn = mock::event("old_bad_vpn", "vis_1");
+    old_bad_vpn.timestamp = now - 2 * DAY_MS;
+    old_bad_vpn.bot = Some(types::BotResult::Bad);
+    old_bad_vpn.vpn = Some(true);
+    for event in [&bad_vpn, &bad_direct, &bad_unknown_vpn, &old_bad_vpn] {
+        fake.insert(event).expect("stored");
+    }
+
+    let found = search_ids(
+        fake.client()
+            .search_events()
+            .bot(SearchEventsBot::Bad)
+            .vpn(true)
+            .start(now - DAY_MS)
+            .end(now),
+    )
+    .await;
+    assert_eq!(found, ["bad_vpn"]);
+}
+
+#[tokio::test]
+async fn ip_address_environment_and_score_filters_reach_the_fake() {
+    let fake = fake().await;
+    let mut a = mock::event("a", "vis_1");
+    a.ip_address = Some("203.0.113.9".into());
+    a.environment_id = Some("env_prod".into());
+    a.suspect_score = Some(20);
+    let mut b = mock::event("b", "vis_1");
+    b.timestamp -= 1000;
+    b.ip_address = Some("2001:db8::9".into());
+    b.environment_id = Some("env_test".into());
+    b.suspect_score = Some(3);
+    fake.insert(&a).expect("stored");
+    fake.insert(&b).expect("stored");
+    let client = fake.client();
+
+    assert_eq!(
+        search_ids(client.search_events().ip_address("203.0.113.0/24")).await,
+        ["a"]
+    );
+    assert_eq!(
+        search_ids(client.search_events().ip_address("2001:db8::/64")).await,
+        ["b"]
+    );
+    assert_eq!(
+        search_ids(
+            client
+                .search_events()
+                .environment(vec!["env_test".to_string(), "env_prod".to_string()])
+        )
+        .await,
+        ["a", "b"]
+    );
+    assert_eq!(
+        search_ids(client.search_events().min_suspect_score(10.0)).await,
+        ["a"]
+    );
+    let err = single_attempt(&fake)
+        .search_events()
+        .ip_address("203.0.113.0/40")
+        .send()
+        .await
+        .expect_err("not a range");
+    assert_eq!(err.code(), Some(&ErrorCode::RequestCannotBeParsed));
+}
+
+#[tokio::test]
+async fn edge_events_are_found_only_with_source_edge() {
+    let fake = fake().await;
+    let mut edge = mock::event("edge_1", "vis_1");
+    edge.source = Some(types::EventSource::Edge);
+    fake.insert(&edge).expect("stored");
+    fake.insert(&mock::event("device_1", "vis_1"))
+        .expect("stored");
+    let client = fake.client();
+
+    assert_eq!(search_ids(client.search_events()).await, ["device_1"]);
+    assert_eq!(
+        search_ids(
+            client
+                .search_events()
+                .source(vec![types::SearchEventsSourceItem::Edge])
+        )
+        .await,
+        ["edge_1"]
+    );
+}
+
+#[tokio::test]
+async fn a_query_parameter_the_document_does_not_have_is_a_400_naming_it() {
+    let fake = fake().await;
+    insert(&fake, event_json("e1", "vis_a", 1));
+    let http = reqwest::Client::new();
+    for (path, name) in [
+        ("/events?vpn_detected=true", "vpn_detected"),
+        ("/events/e1?rulesetid=rs_1", "rulesetid"),
+        ("/events?environment%5B%5D=env_a", "environment[]"),
+    ] {
+        let response = http
+            .get(format!("{}{path}", fake.url()))
+            .bearer_auth(fake.api_key())
+            .send()
+            .await
+            .expect("a response");
+        assert_eq!(response.status().as_u16(), 400, "{path}");
+        let body: Value = response.json().await.expect("JSON");
+        assert_eq!(body["error"]["code"], "request_cannot_be_parsed", "{path}");
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(&format!("`{name}`")), "{path}: {message}");
+    }
+}
+
+// ---- rulesets -----------------------------------------------------------------
+
+fn checkout_rules() -> mock::Ruleset {
+    mock::Ruleset::new("rs_checkout")
+        .rule(
+            mock::Rule::when(
+                "bot=bad",
+                mock::RuleAction::block(403, r#"{"title":"Forbidden"}"#),
+            )
+            .expect("a valid condition")
+            .with_id("r_bots"),
+        )
+        .rule(mock::Rule::when_event(
+            "trusted partner",
+            |e| e.linked_id.as_deref() == Some("partner"),
+            mock::RuleAction::allow().with_header("x-partner", "1"),
+        ))
+}
+
+#[tokio::test]
+async fn get_event_with_a_ruleset_returns_the_matching_rules_action() {
+    let fake = fake().await;
+    fake.add_ruleset(checkout_rules());
+    let mut bot = event_json("evt_bot", "vis_a", 1);
+    bot["bot"] = json!("bad");
+    insert(&fake, bot);
+    let client = fake.client();
+
+    let event = client
+        .get_event()
+        .event_id("evt_bot")
+        .ruleset_id("rs_checkout")
+        .send()
+        .await
+        .expect("found")
+        .into_inner();
+    let Some(types::EventRuleAction::Variant1 {
+        ruleset_id,
+        rule_id,
+        rule_expression,
+        status_code,
+        body,
+        ..
+    }) = event.rule_action
+    else {
+        panic!("a block action: {:?}", event.rule_action);
+    };
+    assert_eq!(ruleset_id, "rs_checkout");
+    assert_eq!(rule_id.as_deref(), Some("r_bots"));
+    assert_eq!(rule_expression.as_deref(), Some("bot=bad"));
+    assert_eq!(status_code, Some(403));
+    assert_eq!(body.as_deref(), Some(r#"{"title":"Forbidden"}"#));
+
+    // Without `ruleset_id` the event has no action.
+    let plain = client
+        .get_event()
+        .event_id("evt_bot")
+        .send()
+        .await
+        .expect("found")
+        .into_inner();
+    assert!(plain.rule_action.is_none());
+}
+
+#[tokio::test]
+async fn a_closure_rule_and_the_default_allow() {
+    let fake = fake().await;
+    fake.add_ruleset(checkout_rules());
+    let mut partner = event_json("evt_partner", "vis_a", 1);
+    partner["linked_id"] = json!("partner");
+    insert(&fake, partner);
+    insert(&fake, event_json("evt_plain", "vis_a", 2));
+    let client = fake.client();
+
+    let raw = client
+        .get_event()
+        .event_id("evt_partner")
+        .ruleset_id("rs_checkout")
+        .send_json()
+        .await
+        .expect("found")
+        .into_inner();
+    assert_eq!(
+        raw["rule_action"],
+        json!({"type": "allow", "ruleset_id": "rs_checkout", "rule_id": "r_2",
+               "rule_expression": "trusted partner",
+               "request_header_modifications": {"set": [{"name": "x-partner", "value": "1"}]}})
+    );
+    let raw = client
+        .get_event()
+        .event_id("evt_plain")
+        .ruleset_id("rs_checkout")
+        .send_json()
+        .await
+        .expect("found")
+        .into_inner();
+    assert_eq!(
+        raw["rule_action"],
+        json!({"type": "allow", "ruleset_id": "rs_checkout"})
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_ruleset_is_400_ruleset_not_found_before_the_event_is_looked_up() {
+    let fake = fake().await;
+    fake.add_ruleset(checkout_rules());
+    insert(&fake, event_json("evt_a", "vis_a", 1));
+    let client = single_attempt(&fake);
+    for event_id in ["evt_a", "evt_missing"] {
+        let err = client
+            .get_event()
+            .event_id(event_id)
+            .ruleset_id("rs_other")
+            .send()
+            .await
+            .expect_err("unknown ruleset");
+        assert_eq!(status(&err), Some(400), "{event_id}");
+        assert_eq!(err.code(), Some(&ErrorCode::RulesetNotFound), "{event_id}");
+        assert_eq!(err.attempts(), 1);
+    }
+}
+
+#[tokio::test]
+async fn adding_a_ruleset_with_the_same_id_replaces_it() {
+    let fake = fake().await;
+    fake.add_ruleset(checkout_rules());
+    fake.add_ruleset(
+        mock::Ruleset::new("rs_checkout").otherwise(mock::RuleAction::block(451, "closed")),
+    );
+    insert(&fake, event_json("evt_a", "vis_a", 1));
+    let raw = fake
+        .client()
+        .get_event()
+        .event_id("evt_a")
+        .ruleset_id("rs_checkout")
+        .send_json()
+        .await
+        .expect("found")
+        .into_inner();
+    assert_eq!(raw["rule_action"]["status_code"], 451);
+}
+
+// ---- the journal ------------------------------------------------------------------
+
+#[tokio::test]
+async fn the_journal_records_what_the_client_sent_without_the_key() {
+    let fake = fake().await;
+    insert(&fake, event_json("evt/1", "vis_a", 1));
+    let client = fake.client();
+    client
+        .search_events()
+        .visitor_id("vis_a")
+        .environment(vec!["env b".to_string(), "env_a".to_string()])
+        .limit(5)
+        .send()
+        .await
+        .expect("found");
+    client
+        .update_event()
+        .event_id("evt/1")
+        .body(types::EventUpdate {
+            linked_id: Some("order-1".into()),
+            ..Default::default()
+        })
+        .send()
+        .await
+        .expect("updated");
+
+    let journal = fake.journal();
+    assert_eq!(journal.len(), 2);
+    let search = &journal[0];
+    assert_eq!(search.method, "GET");
+    assert_eq!(search.path, "/v4/events");
+    assert_eq!(search.operation, Some(mock::Operation::SearchEvents));
+    assert_eq!(search.status, Some(200));
+    let sent: Vec<(&str, &str)> = search
+        .query
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .filter(|(k, _)| *k != "ii")
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            ("environment", "env b"),
+            ("environment", "env_a"),
+            ("limit", "5"),
+            ("visitor_id", "vis_a")
+        ],
+        "decoded, repeated keys kept in order"
+    );
+    assert_eq!(search.query_values("environment"), ["env b", "env_a"]);
+    assert_eq!(
+        search.query_value("ii"),
+        Some(fingerprint_server_sdk::SDK_IDENTIFIER)
+    );
+    assert_eq!(search.header("authorization"), Some("Bearer [redacted]"));
+    assert_eq!(
+        search.header("User-Agent"),
+        Some(fingerprint_server_sdk::SDK_IDENTIFIER)
+    );
+    assert!(search.body.is_empty());
+
+    let update = &journal[1];
+    assert_eq!(update.method, "PATCH");
+    assert_eq!(update.path, "/v4/events/evt%2F1", "the path as sent");
+    assert_eq!(update.operation, Some(mock::Operation::UpdateEvent));
+    assert_eq!(update.body_json(), Some(json!({"linked_id": "order-1"})));
+    assert_eq!(update.header("content-type"), Some("application/json"));
+
+    let shown = format!("{journal:?}");
+    assert!(!shown.contains(&fake.api_key()), "{shown}");
+
+    fake.clear_journal();
+    assert!(fake.journal().is_empty());
+    assert_eq!(fake.requests(), 2, "the count stays");
+}
+
+#[tokio::test]
+async fn the_journal_keeps_refused_requests_too() {
+    let fake = fake().await;
+    let http = reqwest::Client::new();
+    http.get(format!("{}/nowhere", fake.url()))
+        .bearer_auth(fake.api_key())
+        .send()
+        .await
+        .expect("a response");
+    http.get(format!("{}/events", fake.url()))
+        .bearer_auth("wrong-key")
+        .send()
+        .await
+        .expect("a response");
+    let journal = fake.journal();
+    assert_eq!(journal.len(), 2);
+    assert_eq!((journal[0].operation, journal[0].status), (None, Some(404)));
+    assert_eq!(
+        (journal[1].operation, journal[1].status),
+        (Some(mock::Operation::SearchEvents), Some(403))
+    );
+    assert_eq!(
+        journal[1].header("authorization"),
+        Some("Bearer [redacted]")
+    );
+}
+
+// ---- typed events -------------------------------------------------------------------
+
+#[tokio::test]
+async fn mock_event_is_a_recent_event_of_its_visitor() {
+    let fake = fake().await;
+    let event = mock::event("evt_made", "vis_made");
+    assert!(event.timestamp <= mock::now_ms());
+    fake.insert(&event).expect("stored");
+    let found = search_ids(fake.client().search_events().visitor_id("vis_made")).await;
+    assert_eq!(found, ["evt_made"]);
+    // No signal is set, so signal filters leave it out.
+    assert!(
+        search_ids(fake.client().search_events().vpn(false))
+            .await
+            .is_empty()
+    );
 }

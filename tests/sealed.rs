@@ -322,6 +322,27 @@ fn seal_then_unseal_round_trips() {
 }
 
 #[test]
+fn seal_base64_gives_padded_standard_base64_that_unseals() {
+    let keys = own_keys();
+    let raw = fixture_text("event.json");
+    let text = sealed::seal_base64(raw.as_bytes(), &keys.primary()).unwrap();
+    assert!(
+        text.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=')),
+        "standard alphabet: {text}"
+    );
+    assert_eq!(text.len() % 4, 0, "padded");
+    assert_eq!(
+        sealed::open_base64(&text, &[keys.primary()]).unwrap(),
+        raw.as_bytes()
+    );
+    let event = sealed::unseal_event_base64(&text, &[keys.primary()]).unwrap();
+    assert_same_event(&event, &fixture_json("event.json"));
+    let err = sealed::unseal_event_base64(&text, std::slice::from_ref(&keys.secondary));
+    assert!(err.is_err(), "another key does not open it");
+}
+
+#[test]
 fn webhook_fixture_event_round_trips_too() {
     let keys = own_keys();
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/webhook/event.json");

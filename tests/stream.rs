@@ -1,159 +1,145 @@
-//! Search as a stream against a local mock whose pages are told apart by
-//! their `pagination_key`, so the requests made for each page can be counted:
-//! key following, laziness (one page at a time), early stops, errors, retries
-//! and the filters carried from page to page.
+//! Search as a stream against the fake API, whose journal tells which page
+//! each request asked for (by its `pagination_key`), so the requests made for
+//! each page can be counted: key following, laziness (one page at a time),
+//! early stops, errors, retries and the filters carried from page to page.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
+use fingerprint_server_sdk::mock::{self, FakeApi, Fault, Operation, RecordedRequest};
 use fingerprint_server_sdk::{Client, RetryPolicy, types};
 use futures_util::StreamExt;
-use httpmock::Mock;
-use httpmock::prelude::*;
 use serde_json::{Value, json};
 
 const KEY: &str = "sk_test_stream";
 const VISITOR: &str = "vis_stream_0001";
 const LIMIT: &str = "2";
 
-fn client_with(server: &MockServer, retry: RetryPolicy) -> Client {
+async fn fake() -> FakeApi {
+    FakeApi::start_on(SocketAddr::from(([127, 0, 0, 1], 0)), KEY)
+        .await
+        .expect("the fake starts")
+}
+
+fn client_with(fake: &FakeApi, retry: RetryPolicy) -> Client {
     Client::builder(KEY)
-        .base_url(server.url("/v4"))
+        .base_url(fake.url())
         .retry(retry)
         .build()
         .expect("client builds")
 }
 
 /// A client that makes exactly one attempt per request.
-fn client(server: &MockServer) -> Client {
-    client_with(server, RetryPolicy::disabled())
+fn client(fake: &FakeApi) -> Client {
+    client_with(fake, RetryPolicy::disabled())
 }
 
-fn event(id: &str) -> Value {
+/// An event of the visitor, `minutes` old.
+fn event(id: &str, minutes: i64) -> Value {
     json!({
         "event_id": id,
-        "timestamp": 1_708_102_555_327_i64,
+        "timestamp": mock::now_ms() - minutes * 60_000,
         "identification": {"visitor_id": VISITOR, "visitor_found": true},
-        "bot": "not_detected"
+        "bot": "not_detected",
+        "suspect": false
     })
 }
 
+/// A page as the API writes it, for the answers the fake is scripted to
+/// give (a page shape its own search never produces).
 fn page_body(ids: &[&str], next: Option<&str>) -> Value {
-    let mut body = json!({ "events": ids.iter().map(|id| event(id)).collect::<Vec<_>>() });
+    let mut body = json!({ "events": ids.iter().map(|id| event(id, 1)).collect::<Vec<_>>() });
     if let Some(next) = next {
         body["pagination_key"] = json!(next);
     }
     body
 }
 
-/// Which page a request asks for: the first one (no `pagination_key`) or
-/// the one after `key`.
-#[derive(Clone, Copy)]
-enum Page<'a> {
-    First,
-    After(&'a str),
-}
-
-/// A search page that only answers when the request carries the visitor,
-/// the limit and the page's key (plus `extra` pairs): a request that lost a
-/// filter on the way matches nothing and falls through to [`unexpected`].
-async fn page_mock<'s>(
-    server: &'s MockServer,
-    page: Page<'_>,
-    extra: &[(&str, &str)],
-    status: u16,
-    body: Value,
-) -> Mock<'s> {
-    let page = match page {
-        Page::First => None,
-        Page::After(key) => Some(key.to_owned()),
-    };
-    let extra: Vec<(String, String)> = extra
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    server
-        .mock_async(move |when, then| {
-            let when = when
-                .method(GET)
-                .path("/v4/events")
-                .header("authorization", format!("Bearer {KEY}"))
-                .query_param("visitor_id", VISITOR)
-                .query_param("limit", LIMIT);
-            let when = match page {
-                None => when.query_param_missing("pagination_key"),
-                Some(key) => when.query_param("pagination_key", key),
-            };
-            extra
-                .into_iter()
-                .fold(when, |when, (k, v)| when.query_param(k, v));
-            then.status(status)
-                .header("content-type", "application/json")
-                .json_body(body);
-        })
-        .await
-}
-
-/// Catches every request no page mock matched; tests assert it saw none.
-/// Mocks are matched in the order they were created, so this one must be
-/// created last.
-async fn unexpected(server: &MockServer) -> Mock<'_> {
-    server
-        .mock_async(|when, then| {
-            when.any_request();
-            then.status(500).body("unexpected request");
-        })
-        .await
-}
-
-/// The three pages of a 5-event search: `e1 e2` → `k2` → `e3 e4` → `k3` → `e5`.
-struct ThreePages<'s> {
-    first: Mock<'s>,
-    second: Mock<'s>,
-    third: Mock<'s>,
-    unexpected: Mock<'s>,
-}
-
-impl ThreePages<'_> {
-    async fn calls(&self) -> [usize; 4] {
-        [
-            self.first.calls_async().await,
-            self.second.calls_async().await,
-            self.third.calls_async().await,
-            self.unexpected.calls_async().await,
-        ]
+/// Which page a request asked for, or `None` when it is not a search of the
+/// visitor with the limit and `extra` pairs (a request that lost a filter on
+/// the way).
+fn page_of(request: &RecordedRequest, extra: &[(&str, &str)], keys: [&str; 2]) -> Option<usize> {
+    let shaped = request.method == "GET"
+        && request.path == "/v4/events"
+        && request.query_value("visitor_id") == Some(VISITOR)
+        && request.query_value("limit") == Some(LIMIT)
+        && extra
+            .iter()
+            .all(|(k, v)| request.query_values(k).contains(v));
+    if !shaped {
+        return None;
+    }
+    match request.query_value("pagination_key") {
+        None => Some(0),
+        Some(key) if key == keys[0] => Some(1),
+        Some(key) if key == keys[1] => Some(2),
+        Some(_) => None,
     }
 }
 
-async fn three_pages<'s>(server: &'s MockServer, extra: &[(&str, &str)]) -> ThreePages<'s> {
-    let first = page_mock(
-        server,
-        Page::First,
-        extra,
-        200,
-        page_body(&["e1", "e2"], Some("k2")),
-    )
-    .await;
-    let second = page_mock(
-        server,
-        Page::After("k2"),
-        extra,
-        200,
-        page_body(&["e3", "e4"], Some("k3")),
-    )
-    .await;
-    let third = page_mock(
-        server,
-        Page::After("k3"),
-        extra,
-        200,
-        page_body(&["e5"], None),
-    )
-    .await;
+/// The three pages of a 5-event search: `e1 e2` → `k2` → `e3 e4` → `k3` → `e5`,
+/// with the fake's own keys.
+struct ThreePages<'f> {
+    fake: &'f FakeApi,
+    k2: String,
+    k3: String,
+    extra: Vec<(&'static str, &'static str)>,
+}
+
+impl ThreePages<'_> {
+    /// Requests for page 1, 2 and 3, and requests for none of them.
+    async fn calls(&self) -> [usize; 4] {
+        let mut calls = [0; 4];
+        for request in self.fake.journal() {
+            match page_of(&request, &self.extra, [&self.k2, &self.k3]) {
+                Some(page) => calls[page] += 1,
+                None => calls[3] += 1,
+            }
+        }
+        calls
+    }
+}
+
+/// Stores `e1`..`e5` (newest first, or oldest first when `extra` asks for
+/// `reverse=true`), learns the fake's keys for pages 2 and 3 of the search
+/// with `extra`, then empties the journal.
+async fn three_pages<'f>(
+    fake: &'f FakeApi,
+    extra: &[(&'static str, &'static str)],
+) -> ThreePages<'f> {
+    let reverse = extra.contains(&("reverse", "true"));
+    for (i, id) in ["e1", "e2", "e3", "e4", "e5"].into_iter().enumerate() {
+        let minutes = if reverse { 5 - i as i64 } else { 1 + i as i64 };
+        fake.insert_json(event(id, minutes)).expect("stored");
+    }
+    let http = reqwest::Client::new();
+    let mut keys = Vec::new();
+    let mut key: Option<String> = None;
+    for _ in 0..2 {
+        let mut query: Vec<(&str, &str)> = vec![("visitor_id", VISITOR), ("limit", LIMIT)];
+        query.extend_from_slice(extra);
+        if let Some(key) = &key {
+            query.push(("pagination_key", key));
+        }
+        let page: Value = http
+            .get(format!("{}/events", fake.url()))
+            .bearer_auth(KEY)
+            .query(&query)
+            .send()
+            .await
+            .expect("a page")
+            .json()
+            .await
+            .expect("JSON");
+        key = page["pagination_key"].as_str().map(str::to_owned);
+        keys.push(key.clone().expect("a next page"));
+    }
+    fake.clear_journal();
     ThreePages {
-        first,
-        second,
-        third,
-        unexpected: unexpected(server).await,
+        fake,
+        k3: keys.pop().unwrap_or_default(),
+        k2: keys.pop().unwrap_or_default(),
+        extra: extra.to_vec(),
     }
 }
 
@@ -167,9 +153,9 @@ fn ids(events: &[types::Event]) -> Vec<&str> {
 
 #[tokio::test]
 async fn into_stream_follows_the_keys_across_three_pages_in_order() {
-    let server = MockServer::start_async().await;
-    let pages = three_pages(&server, &[]).await;
-    let client = client(&server);
+    let fake = fake().await;
+    let pages = three_pages(&fake, &[]).await;
+    let client = client(&fake);
 
     let mut stream = search(&client).into_stream();
     let mut got = Vec::new();
@@ -186,9 +172,9 @@ async fn into_stream_follows_the_keys_across_three_pages_in_order() {
 
 #[tokio::test]
 async fn the_next_page_is_requested_only_once_the_current_one_is_consumed() {
-    let server = MockServer::start_async().await;
-    let pages = three_pages(&server, &[]).await;
-    let client = client(&server);
+    let fake = fake().await;
+    let pages = three_pages(&fake, &[]).await;
+    let client = client(&fake);
     let mut stream = search(&client).into_stream();
 
     let e1 = stream.next().await.expect("an item").expect("an event");
@@ -214,10 +200,37 @@ async fn the_next_page_is_requested_only_once_the_current_one_is_consumed() {
 }
 
 #[tokio::test]
+async fn each_page_request_carries_the_previous_pages_key_and_the_limit() {
+    let fake = fake().await;
+    let pages = three_pages(&fake, &[]).await;
+    let client = client(&fake);
+    let got: Vec<_> = search(&client).into_stream().collect().await;
+    assert_eq!(got.len(), 5);
+
+    let journal = fake.journal();
+    let asked: Vec<(Option<&str>, Option<&str>)> = journal
+        .iter()
+        .map(|r| (r.query_value("pagination_key"), r.query_value("limit")))
+        .collect();
+    assert_eq!(
+        asked,
+        [
+            (None, Some("2")),
+            (Some(pages.k2.as_str()), Some("2")),
+            (Some(pages.k3.as_str()), Some("2")),
+        ]
+    );
+    for request in &journal {
+        assert_eq!(request.query_values("visitor_id"), [VISITOR]);
+        assert!(request.query_values("pagination_key").len() <= 1);
+    }
+}
+
+#[tokio::test]
 async fn max_events_of_one_page_stops_without_requesting_page_two() {
-    let server = MockServer::start_async().await;
-    let pages = three_pages(&server, &[]).await;
-    let client = client(&server);
+    let fake = fake().await;
+    let pages = three_pages(&fake, &[]).await;
+    let client = client(&fake);
 
     let mut stream = search(&client).into_stream().max_events(2);
     let mut got = Vec::new();
@@ -232,9 +245,9 @@ async fn max_events_of_one_page_stops_without_requesting_page_two() {
 
 #[tokio::test]
 async fn max_events_inside_page_two_never_requests_page_three() {
-    let server = MockServer::start_async().await;
-    let pages = three_pages(&server, &[]).await;
-    let client = client(&server);
+    let fake = fake().await;
+    let pages = three_pages(&fake, &[]).await;
+    let client = client(&fake);
 
     let mut stream = search(&client).into_stream().max_events(3);
     let mut got = Vec::new();
@@ -248,9 +261,9 @@ async fn max_events_inside_page_two_never_requests_page_three() {
 
 #[tokio::test]
 async fn max_events_zero_sends_no_request_at_all() {
-    let server = MockServer::start_async().await;
-    let pages = three_pages(&server, &[]).await;
-    let client = client(&server);
+    let fake = fake().await;
+    let pages = three_pages(&fake, &[]).await;
+    let client = client(&fake);
 
     let mut stream = search(&client).into_stream().max_events(0);
     assert!(stream.next().await.is_none());
@@ -259,9 +272,9 @@ async fn max_events_zero_sends_no_request_at_all() {
 
 #[tokio::test]
 async fn max_events_larger_than_the_result_ends_after_the_last_page() {
-    let server = MockServer::start_async().await;
-    let pages = three_pages(&server, &[]).await;
-    let client = client(&server);
+    let fake = fake().await;
+    let pages = three_pages(&fake, &[]).await;
+    let client = client(&fake);
 
     let mut stream = search(&client).into_stream().max_events(1_000);
     let mut count = 0;
@@ -275,9 +288,9 @@ async fn max_events_larger_than_the_result_ends_after_the_last_page() {
 
 #[tokio::test]
 async fn stream_ext_take_stops_early_without_further_requests() {
-    let server = MockServer::start_async().await;
-    let pages = three_pages(&server, &[]).await;
-    let client = client(&server);
+    let fake = fake().await;
+    let pages = three_pages(&fake, &[]).await;
+    let client = client(&fake);
 
     let got: Vec<types::Event> = search(&client)
         .into_stream()
@@ -292,9 +305,9 @@ async fn stream_ext_take_stops_early_without_further_requests() {
 
 #[tokio::test]
 async fn stream_ext_collects_every_event_of_every_page() {
-    let server = MockServer::start_async().await;
-    let pages = three_pages(&server, &[]).await;
-    let client = client(&server);
+    let fake = fake().await;
+    let pages = three_pages(&fake, &[]).await;
+    let client = client(&fake);
 
     let got: Vec<Result<types::Event, _>> = search(&client).into_stream().collect().await;
     let got: Vec<types::Event> = got
@@ -308,30 +321,23 @@ async fn stream_ext_collects_every_event_of_every_page() {
 
 #[tokio::test]
 async fn an_error_on_page_two_is_yielded_once_and_ends_the_stream() {
-    let server = MockServer::start_async().await;
-    let first = page_mock(
-        &server,
-        Page::First,
-        &[],
-        200,
-        page_body(&["e1", "e2"], Some("k2")),
-    )
-    .await;
-    let second = page_mock(
-        &server,
-        Page::After("k2"),
-        &[],
-        400,
-        json!({"error": {"code": "request_cannot_be_parsed", "message": "pagination_key is invalid"}}),
-    )
-    .await;
-    // A stream that went on after the error would hit `unexpected`.
-    let unexpected = unexpected(&server).await;
-    let client = client(&server);
+    let fake = fake().await;
+    let pages = three_pages(&fake, &[]).await;
+    let client = client(&fake);
 
     let mut stream = search(&client).into_stream();
     assert_eq!(stream.next().await.unwrap().unwrap().event_id, "e1");
     assert_eq!(stream.next().await.unwrap().unwrap().event_id, "e2");
+    // Page 1 is consumed and page 2 not asked for yet: the next search fails.
+    fake.fail_next_on(
+        Operation::SearchEvents,
+        1,
+        Fault::Api {
+            status: 400,
+            code: "request_cannot_be_parsed".into(),
+            message: "pagination_key is invalid".into(),
+        },
+    );
     let err = stream
         .next()
         .await
@@ -341,168 +347,168 @@ async fn an_error_on_page_two_is_yielded_once_and_ends_the_stream() {
     assert_eq!(err.code(), Some(&types::ErrorCode::RequestCannotBeParsed));
     assert_eq!(err.attempts(), 1);
 
+    // A stream that went on after the error would ask for a page again.
     assert!(stream.next().await.is_none(), "nothing after the error");
     assert!(stream.next().await.is_none(), "and nothing later either");
-    assert_eq!(first.calls_async().await, 1);
-    assert_eq!(
-        second.calls_async().await,
-        1,
-        "the failed page is not retried by the stream"
-    );
-    assert_eq!(unexpected.calls_async().await, 0);
+    let [first, second, _, unexpected] = pages.calls().await;
+    assert_eq!(first, 1);
+    assert_eq!(second, 1, "the failed page is not retried by the stream");
+    assert_eq!(unexpected, 0);
     assert_eq!(stream.pages_received(), 1);
 }
 
 #[tokio::test]
 async fn an_error_on_the_first_page_is_the_only_item() {
-    let server = MockServer::start_async().await;
-    let first = page_mock(
-        &server,
-        Page::First,
-        &[],
-        403,
-        json!({"error": {"code": "secret_api_key_not_found", "message": "no such key"}}),
-    )
-    .await;
-    let unexpected = unexpected(&server).await;
-    let client = client(&server);
+    let fake = fake().await;
+    let pages = three_pages(&fake, &[]).await;
+    // A key the fake does not know: 403 `secret_api_key_not_found`.
+    let client = Client::builder("sk_test_someone_else")
+        .base_url(fake.url())
+        .retry(RetryPolicy::disabled())
+        .build()
+        .expect("client builds");
 
     let items: Vec<_> = search(&client).into_stream().collect().await;
     assert_eq!(items.len(), 1);
     let err = items.into_iter().next().unwrap().expect_err("an error");
     assert_eq!(err.code(), Some(&types::ErrorCode::SecretApiKeyNotFound));
-    assert_eq!(first.calls_async().await, 1);
-    assert_eq!(unexpected.calls_async().await, 0);
+    let [first, _, _, unexpected] = pages.calls().await;
+    assert_eq!(first, 1);
+    assert_eq!(unexpected, 0);
 }
 
 #[tokio::test]
 async fn each_page_request_goes_through_the_retry_policy() {
-    let server = MockServer::start_async().await;
-    let first = page_mock(
-        &server,
-        Page::First,
-        &[],
-        200,
-        page_body(&["e1", "e2"], Some("k2")),
-    )
-    .await;
-    // Page 2 answers 503 once, then the mock created after it takes over.
-    let unavailable = server
-        .mock_async(|when, then| {
-            when.method(GET)
-                .path("/v4/events")
-                .query_param("pagination_key", "k2");
-            then.status(503)
-                .header("content-type", "application/json")
-                .json_body(
-                    json!({"error": {"code": "service_unavailable", "message": "try again"}}),
-                )
-                .up_to_n_times(1);
-        })
-        .await;
-    let second = page_mock(
-        &server,
-        Page::After("k2"),
-        &[],
-        200,
-        page_body(&["e3", "e4"], Some("k3")),
-    )
-    .await;
-    let third = page_mock(
-        &server,
-        Page::After("k3"),
-        &[],
-        200,
-        page_body(&["e5"], None),
-    )
-    .await;
-    let unexpected = unexpected(&server).await;
+    let fake = fake().await;
+    let pages = three_pages(&fake, &[]).await;
     let client = client_with(
-        &server,
-        RetryPolicy::standard().with_initial_backoff(Duration::from_millis(1)),
+        &fake,
+        RetryPolicy::standard()
+            .with_max_attempts(3)
+            .with_initial_backoff(Duration::from_millis(1)),
     );
 
-    let got: Vec<types::Event> = search(&client)
-        .into_stream()
-        .map(|item| item.expect("the retry hides the 503"))
-        .collect()
-        .await;
+    let mut stream = search(&client).into_stream();
+    let mut got = Vec::new();
+    for _ in 0..2 {
+        got.push(stream.next().await.unwrap().expect("page 1"));
+    }
+    // Page 2 answers 503 once; the retry gets the page.
+    fake.fail_next_on(Operation::SearchEvents, 1, Fault::Status(503));
+    while let Some(item) = stream.next().await {
+        got.push(item.expect("the retry hides the 503"));
+    }
 
     assert_eq!(ids(&got), ["e1", "e2", "e3", "e4", "e5"]);
-    assert_eq!(first.calls_async().await, 1);
-    assert_eq!(unavailable.calls_async().await, 1);
-    assert_eq!(second.calls_async().await, 1);
-    assert_eq!(third.calls_async().await, 1);
-    assert_eq!(unexpected.calls_async().await, 0);
+    let journal = fake.journal();
+    let unavailable = journal.iter().filter(|r| r.status == Some(503)).count();
+    assert_eq!(unavailable, 1);
+    let page_two: Vec<Option<u16>> = journal
+        .iter()
+        .filter(|r| r.query_value("pagination_key") == Some(pages.k2.as_str()))
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(page_two, [Some(503), Some(200)], "page 2, then its retry");
+    let [first, second, third, unexpected] = pages.calls().await;
+    assert_eq!(first, 1);
+    assert_eq!(second, 2, "the 503 and the retry");
+    assert_eq!(third, 1);
+    assert_eq!(unexpected, 0);
 }
 
 #[tokio::test]
 async fn an_empty_result_ends_the_stream_after_one_request() {
-    let server = MockServer::start_async().await;
-    let only = page_mock(&server, Page::First, &[], 200, json!({"events": []})).await;
-    let unexpected = unexpected(&server).await;
-    let client = client(&server);
+    let fake = fake().await;
+    // The visitor is known, but all its events are older than the default
+    // 7-day window.
+    fake.insert_json(event("e_old", 8 * 24 * 60))
+        .expect("stored");
+    let pages = ThreePages {
+        fake: &fake,
+        k2: String::new(),
+        k3: String::new(),
+        extra: Vec::new(),
+    };
+    let client = client(&fake);
 
     let mut stream = search(&client).into_stream();
     assert!(stream.next().await.is_none());
     assert!(stream.next().await.is_none());
     assert_eq!(stream.pages_received(), 1);
-    assert_eq!(only.calls_async().await, 1);
-    assert_eq!(unexpected.calls_async().await, 0);
+    let [only, _, _, unexpected] = pages.calls().await;
+    assert_eq!(only, 1);
+    assert_eq!(unexpected, 0);
 }
 
+/// The fake's search never serves an empty page with a key, nor an empty
+/// key: these pages are scripted as raw answers, and the journal still
+/// checks what the stream asked for.
 #[tokio::test]
 async fn an_empty_page_that_carries_a_key_is_skipped_over() {
-    let server = MockServer::start_async().await;
-    let first = page_mock(&server, Page::First, &[], 200, page_body(&[], Some("k2"))).await;
-    let second = page_mock(
-        &server,
-        Page::After("k2"),
-        &[],
-        200,
-        page_body(&["e3"], None),
-    )
-    .await;
-    let unexpected = unexpected(&server).await;
-    let client = client(&server);
+    let fake = fake().await;
+    fake.insert_json(event("e3", 1)).expect("stored");
+    fake.fail_next_on(
+        Operation::SearchEvents,
+        1,
+        Fault::json(200, &page_body(&[], Some("k2"))),
+    );
+    fake.fail_next_on(
+        Operation::SearchEvents,
+        1,
+        Fault::json(200, &page_body(&["e3"], None)),
+    );
+    let pages = ThreePages {
+        fake: &fake,
+        k2: "k2".into(),
+        k3: String::new(),
+        extra: Vec::new(),
+    };
+    let client = client(&fake);
 
     let mut stream = search(&client).into_stream();
     assert_eq!(stream.next().await.unwrap().unwrap().event_id, "e3");
     assert!(stream.next().await.is_none());
-    assert_eq!(first.calls_async().await, 1);
-    assert_eq!(second.calls_async().await, 1);
-    assert_eq!(unexpected.calls_async().await, 0);
+    let [first, second, _, unexpected] = pages.calls().await;
+    assert_eq!(first, 1);
+    assert_eq!(second, 1);
+    assert_eq!(unexpected, 0);
 }
 
 #[tokio::test]
 async fn an_empty_pagination_key_is_read_as_the_last_page() {
-    let server = MockServer::start_async().await;
-    let first = page_mock(&server, Page::First, &[], 200, page_body(&["e1"], Some(""))).await;
-    let unexpected = unexpected(&server).await;
-    let client = client(&server);
+    let fake = fake().await;
+    fake.fail_next_on(
+        Operation::SearchEvents,
+        1,
+        Fault::json(200, &page_body(&["e1"], Some(""))),
+    );
+    let pages = ThreePages {
+        fake: &fake,
+        k2: String::new(),
+        k3: String::new(),
+        extra: Vec::new(),
+    };
+    let client = client(&fake);
 
     let got: Vec<_> = search(&client).into_stream().collect().await;
     assert_eq!(got.len(), 1);
-    assert_eq!(first.calls_async().await, 1);
-    assert_eq!(
-        unexpected.calls_async().await,
-        0,
-        "the first page must not be asked for again"
-    );
+    let [first, _, _, unexpected] = pages.calls().await;
+    assert_eq!(first, 1);
+    assert_eq!(unexpected, 0, "the first page must not be asked for again");
 }
 
 #[tokio::test]
 async fn reverse_and_the_other_filters_are_sent_with_every_page() {
-    let server = MockServer::start_async().await;
-    // Every page mock also requires `reverse=true` and `suspect=false`: a
-    // page request that dropped one falls through to `unexpected`.
-    let pages = three_pages(&server, &[("reverse", "true"), ("suspect", "false")]).await;
-    let client = client(&server);
+    let fake = fake().await;
+    // Every page request must also carry `reverse=true` and `suspect=false`:
+    // one that dropped either counts as unexpected.
+    let pages = three_pages(&fake, &[("reverse", "true"), ("suspect", "false")]).await;
+    let client = client(&fake);
 
     let mut stream = search(&client).reverse(true).suspect(false).into_stream();
     let mut got = Vec::new();
     while let Some(event) = stream.next().await {
-        got.push(event.expect("every page matches its mock"));
+        got.push(event.expect("every page matches"));
     }
 
     assert_eq!(ids(&got), ["e1", "e2", "e3", "e4", "e5"]);
@@ -511,32 +517,29 @@ async fn reverse_and_the_other_filters_are_sent_with_every_page() {
 
 #[tokio::test]
 async fn a_search_without_reverse_does_not_send_it() {
-    let server = MockServer::start_async().await;
-    let only = server
-        .mock_async(|when, then| {
-            when.method(GET)
-                .path("/v4/events")
-                .query_param_missing("reverse");
-            then.status(200).json_body(page_body(&["e1"], None));
-        })
-        .await;
-    let unexpected = unexpected(&server).await;
-    let client = client(&server);
+    let fake = fake().await;
+    fake.insert_json(event("e1", 1)).expect("stored");
+    let client = client(&fake);
 
     let got: Vec<_> = search(&client).into_stream().collect().await;
     assert_eq!(got.len(), 1);
-    assert_eq!(only.calls_async().await, 1);
-    assert_eq!(unexpected.calls_async().await, 0);
+    let journal = fake.journal();
+    let only = journal
+        .iter()
+        .filter(|r| r.query_value("reverse").is_none())
+        .count();
+    assert_eq!(only, 1);
+    assert_eq!(journal.len() - only, 0);
 }
 
 #[tokio::test]
 async fn a_pagination_key_set_on_the_builder_is_where_the_stream_starts() {
-    let server = MockServer::start_async().await;
-    let pages = three_pages(&server, &[]).await;
-    let client = client(&server);
+    let fake = fake().await;
+    let pages = three_pages(&fake, &[]).await;
+    let client = client(&fake);
 
     let got: Vec<types::Event> = search(&client)
-        .pagination_key("k2")
+        .pagination_key(pages.k2.clone())
         .into_stream()
         .map(|item| item.expect("an event"))
         .collect()
@@ -548,19 +551,19 @@ async fn a_pagination_key_set_on_the_builder_is_where_the_stream_starts() {
 
 #[tokio::test]
 async fn into_page_stream_yields_whole_pages_one_request_at_a_time() {
-    let server = MockServer::start_async().await;
-    let pages = three_pages(&server, &[]).await;
-    let client = client(&server);
+    let fake = fake().await;
+    let pages = three_pages(&fake, &[]).await;
+    let client = client(&fake);
 
     let mut stream = search(&client).into_page_stream();
     let page1: types::EventSearch = stream.next().await.unwrap().unwrap();
     assert_eq!(ids(&page1.events), ["e1", "e2"]);
-    assert_eq!(page1.pagination_key.as_deref(), Some("k2"));
+    assert_eq!(page1.pagination_key.as_deref(), Some(pages.k2.as_str()));
     assert_eq!(pages.calls().await, [1, 0, 0, 0]);
 
     let page2 = stream.next().await.unwrap().unwrap();
     assert_eq!(ids(&page2.events), ["e3", "e4"]);
-    assert_eq!(page2.pagination_key.as_deref(), Some("k3"));
+    assert_eq!(page2.pagination_key.as_deref(), Some(pages.k3.as_str()));
 
     let page3 = stream.next().await.unwrap().unwrap();
     assert_eq!(ids(&page3.events), ["e5"]);
@@ -573,9 +576,9 @@ async fn into_page_stream_yields_whole_pages_one_request_at_a_time() {
 
 #[tokio::test]
 async fn into_page_stream_works_with_stream_ext() {
-    let server = MockServer::start_async().await;
-    let pages = three_pages(&server, &[]).await;
-    let client = client(&server);
+    let fake = fake().await;
+    let pages = three_pages(&fake, &[]).await;
+    let client = client(&fake);
 
     let sizes: Vec<usize> = search(&client)
         .into_page_stream()
@@ -588,9 +591,9 @@ async fn into_page_stream_works_with_stream_ext() {
 
 #[tokio::test]
 async fn an_event_stream_can_be_moved_into_a_spawned_task() {
-    let server = MockServer::start_async().await;
-    let pages = three_pages(&server, &[]).await;
-    let client = client(&server);
+    let fake = fake().await;
+    let pages = three_pages(&fake, &[]).await;
+    let client = client(&fake);
 
     // `tokio::spawn` needs a `Send` future: the stream held across `.await`
     // must be `Send` for this to compile.
@@ -609,9 +612,9 @@ async fn an_event_stream_can_be_moved_into_a_spawned_task() {
 
 #[tokio::test]
 async fn debug_output_of_a_stream_shows_its_progress() {
-    let server = MockServer::start_async().await;
-    let _pages = three_pages(&server, &[]).await;
-    let client = client(&server);
+    let fake = fake().await;
+    let _pages = three_pages(&fake, &[]).await;
+    let client = client(&fake);
 
     let mut stream = search(&client).into_stream().max_events(4);
     assert_eq!(stream.next().await.unwrap().unwrap().event_id, "e1");
@@ -624,19 +627,14 @@ async fn debug_output_of_a_stream_shows_its_progress() {
 
 #[tokio::test]
 async fn a_next_call_abandoned_mid_request_resumes_the_same_request() {
-    let server = MockServer::start_async().await;
-    let slow = server
-        .mock_async(|when, then| {
-            when.method(GET)
-                .path("/v4/events")
-                .query_param_missing("pagination_key");
-            then.status(200)
-                .delay(Duration::from_millis(300))
-                .json_body(page_body(&["e1"], None));
-        })
-        .await;
-    let unexpected = unexpected(&server).await;
-    let client = client(&server);
+    let fake = fake().await;
+    fake.insert_json(event("e1", 1)).expect("stored");
+    fake.fail_next_on(
+        Operation::SearchEvents,
+        1,
+        Fault::Delay(Duration::from_millis(300)),
+    );
+    let client = client(&fake);
     let mut stream = search(&client).into_stream();
 
     // Give up on the first `next()` while the page is still on its way, as
@@ -648,6 +646,7 @@ async fn a_next_call_abandoned_mid_request_resumes_the_same_request() {
     let event = stream.next().await.expect("an item").expect("an event");
     assert_eq!(event.event_id, "e1");
     assert!(stream.next().await.is_none());
-    assert_eq!(slow.calls_async().await, 1);
-    assert_eq!(unexpected.calls_async().await, 0);
+    let journal = fake.journal();
+    assert_eq!(journal.len(), 1, "one request, answered late");
+    assert_eq!(journal[0].query_value("pagination_key"), None);
 }

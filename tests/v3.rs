@@ -1,6 +1,9 @@
 //! The deprecated v3 client: each operation on the wire, authentication
 //! (header by default, query parameter as an opt-in), the visit-history
 //! stream, forward compatibility, and upstream's v3 examples.
+//!
+//! These run on httpmock, not on `mock::FakeApi`: the fake serves the v4 API
+//! only (other paths, auth header and pagination than v3's).
 #![cfg(feature = "v3")]
 #![allow(deprecated)]
 

@@ -526,6 +526,19 @@ pub struct ServeArgs {
     /// The secret API key the fake accepts
     #[arg(long, value_name = "KEY", default_value = fingerprint_server_sdk::mock::DEFAULT_KEY)]
     pub key: String,
+    /// Load a ruleset for `events get --ruleset ID` from a JSON file (repeatable):
+    /// {"id": "rs_1", "rules": [{"when": "bot=bad", "action": {"type": "block", "status_code": 403}}]}
+    #[arg(long, value_name = "FILE.json")]
+    pub ruleset: Vec<PathBuf>,
+    /// Fail the next N requests, in the order given (repeatable): [OPERATION:]N:FAULT, where
+    /// OPERATION is get, search, update, delete or edge and FAULT is an HTTP status (429, 409,
+    /// 500, 503...), retry-after=SECONDS (a 429), html=STATUS (a gateway's HTML page), close,
+    /// cut=BYTES or delay=DURATION. E.g. 3:429, search:1:html=502, update:2:409
+    #[arg(long, value_name = "SPEC")]
+    pub fail_next: Vec<String>,
+    /// Answer every request this much later: 500ms, 2s
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub delay: Option<Duration>,
 }
 
 /// The search as typed: its time window and order, and its filters.

@@ -358,6 +358,8 @@ fn get_prints_the_event() {
     assert_eq!(event["identification"]["visitor_id"], "vis1");
     assert!(out.stderr.is_empty(), "{out:?}");
 
+    // The fake answers an unknown ruleset with 400 `ruleset_not_found`.
+    api.fake.add_ruleset(mock::Ruleset::new("rs_1"));
     let out = api.run(&[
         "events",
         "get",
@@ -369,6 +371,7 @@ fn get_prints_the_event() {
     assert_eq!(out.code, 0, "{out:?}");
     assert_eq!(out.stdout.lines().count(), 1);
     assert_eq!(json(&out.stdout)["event_id"], "evt-00002");
+    assert_eq!(json(&out.stdout)["rule_action"]["ruleset_id"], "rs_1");
 }
 
 #[test]
@@ -500,7 +503,8 @@ fn search_filters_reach_the_api() {
     assert_eq!(window.len(), 3);
     assert_eq!(window[2]["event_id"], "evt-00002");
 
-    // Filters the fake does not implement are still accepted and sent.
+    // Every filter is sent and honoured: these events have none of these
+    // signals, so nothing matches.
     let many = search(&[
         "--vpn",
         "--proxy",
@@ -522,11 +526,17 @@ fn search_filters_reach_the_api() {
         "--ip-address",
         "192.0.2.0/24",
     ]);
-    assert_eq!(many.len(), 100);
+    assert!(many.is_empty());
     // Every enum is open, --source included: a value this SDK does not know
-    // is sent as typed, for the API to judge.
-    let unknown = search(&["--source", "browser", "--source", "edge"]);
-    assert_eq!(unknown.len(), 100);
+    // is sent as typed, for the API (here the fake) to judge.
+    let unknown = api.run(&["events", "search", "--source", "browser"]);
+    assert_eq!(unknown.code, 1, "{unknown:?}");
+    assert!(
+        unknown
+            .stderr
+            .contains("HTTP 400: request_cannot_be_parsed"),
+        "{unknown:?}"
+    );
 }
 
 #[test]
@@ -2098,21 +2108,23 @@ fn enum_filters_list_their_values_and_take_others() {
         "{}",
         out.stdout
     );
-    // A value this CLI does not know is sent as typed (the fake ignores
-    // the filter, so every event comes back).
+    // A value this CLI does not know is sent as typed: the CLI does not
+    // refuse it, the API (here the fake, which checks enum values) does,
+    // naming the value it received.
     let api = Api::with_events(4, 1);
     let out = api.run(&[
         "events",
         "search",
         "--format",
         "jsonl",
-        "--sdk-platform",
-        "flutter",
         "--bot-info-category",
         "future_kind",
     ]);
-    assert_eq!(out.code, 0, "{out:?}");
-    assert_eq!(lines(&out.stdout).len(), 4);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(
+        out.stderr.contains("HTTP 400") && out.stderr.contains("`future_kind`"),
+        "{out:?}"
+    );
 }
 
 // ---------------------------------------------------------------- visitors delete --from-file

@@ -1,0 +1,335 @@
+//! `fingerprint mock serve` with rulesets, queued faults and a delay, run as
+//! a child process and called through the SDK's client and the binary.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fingerprint_server_sdk::mock;
+use fingerprint_server_sdk::types::ErrorCode;
+use fingerprint_server_sdk::{Client, Error, RetryPolicy};
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_fingerprint");
+const KEY: &str = "serve-test-key";
+
+fn command() -> Command {
+    let mut command = Command::new(BIN);
+    for var in ["FINGERPRINT_SECRET_API_KEY", "FINGERPRINT_REGION"] {
+        command.env_remove(var);
+    }
+    command.stdin(Stdio::null());
+    command
+}
+
+/// A fresh directory under cargo's temporary directory for tests.
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("mock-serve-tests")
+        .join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    dir
+}
+
+fn path_str(path: &Path) -> &str {
+    path.to_str()
+        .unwrap_or_else(|| panic!("non-UTF-8 path {path:?}"))
+}
+
+/// A running `mock serve`, killed when dropped.
+struct Served {
+    child: Child,
+    url: String,
+    banner: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `mock serve` with a seed file of `events` and `extra` arguments,
+/// and reads its banner up to the `try:` line.
+fn serve(dir: &Path, events: &[Value], extra: &[&str]) -> Served {
+    let seed = dir.join("seed.jsonl");
+    let text: String = events.iter().map(|e| format!("{e}\n")).collect();
+    std::fs::write(&seed, text).unwrap_or_else(|e| panic!("{e}"));
+    let mut child = command()
+        .args(["mock", "serve", "--port", "0", "--key", KEY, "--seed"])
+        .arg(&seed)
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {BIN}: {e}"));
+    let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+    let mut lines = BufReader::new(stdout).lines();
+    let mut banner = String::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap_or_else(|e| panic!("{e}"));
+        banner.push_str(&line);
+        banner.push('\n');
+        if line.starts_with("try:") {
+            break;
+        }
+    }
+    let url = banner
+        .lines()
+        .next()
+        .and_then(|l| l.split_whitespace().last())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(url.ends_with("/v4"), "no URL announced: {banner}");
+    Served { child, url, banner }
+}
+
+fn event(id: &str, bot: &str) -> Value {
+    json!({
+        "event_id": id,
+        "timestamp": mock::now_ms() - 60_000,
+        "identification": {"visitor_id": "vis_serve", "visitor_found": true},
+        "bot": bot
+    })
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn client(url: &str) -> Client {
+    Client::builder(KEY)
+        .base_url(url)
+        .retry(RetryPolicy::disabled())
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[derive(Debug)]
+struct Output {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(args: &[&str]) -> Output {
+    let output = command()
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {BIN}: {e}"));
+    Output {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn a_ruleset_file_gives_events_their_rule_action() {
+    let dir = scratch("ruleset");
+    let rules = dir.join("rules.json");
+    std::fs::write(
+        &rules,
+        json!({"id": "rs_demo", "rules": [
+            {"id": "r_bots", "when": "bot=bad",
+             "action": {"type": "block", "status_code": 403, "body": "no bots"}}
+        ]})
+        .to_string(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let served = serve(
+        &dir,
+        &[event("evt_bad", "bad"), event("evt_ok", "not_detected")],
+        &["--ruleset", path_str(&rules)],
+    );
+    assert!(
+        served.banner.contains("rulesets: rs_demo"),
+        "{}",
+        served.banner
+    );
+
+    let get = |id: &str, ruleset: &str| {
+        run(&[
+            "--base-url",
+            &served.url,
+            "--api-key",
+            KEY,
+            "events",
+            "get",
+            id,
+            "--ruleset",
+            ruleset,
+            "--compact",
+        ])
+    };
+    let out = get("evt_bad", "rs_demo");
+    assert_eq!(out.code, 0, "{out:?}");
+    let shown: Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out:?}"));
+    assert_eq!(
+        shown["rule_action"],
+        json!({"type": "block", "status_code": 403, "body": "no bots",
+               "ruleset_id": "rs_demo", "rule_id": "r_bots", "rule_expression": "bot=bad"})
+    );
+    let out = get("evt_ok", "rs_demo");
+    let shown: Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out:?}"));
+    assert_eq!(
+        shown["rule_action"],
+        json!({"type": "allow", "ruleset_id": "rs_demo"})
+    );
+
+    let out = get("evt_ok", "rs_unknown");
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(out.stderr.contains("ruleset_not_found"), "{out:?}");
+}
+
+#[test]
+fn queued_faults_are_served_in_order_per_operation() {
+    let dir = scratch("faults");
+    let served = serve(
+        &dir,
+        &[event("evt_1", "not_detected")],
+        &[
+            "--fail-next",
+            "search:1:html=502",
+            "--fail-next",
+            "1:close",
+            "--fail-next",
+            "update:1:409",
+            "--fail-next",
+            "get:1:retry-after=7",
+        ],
+    );
+    assert!(
+        served.banner.contains("faults queued: 4"),
+        "{}",
+        served.banner
+    );
+    let client = client(&served.url);
+    runtime().block_on(async {
+        // A get skips the search's fault and takes the first untargeted one.
+        let err = client
+            .get_event()
+            .event_id("evt_1")
+            .send()
+            .await
+            .expect_err("closed");
+        assert!(matches!(err, Error::Transport { .. }), "{err:?}");
+        assert_eq!(err.status(), None);
+
+        let err = client.search_events().send().await.expect_err("502");
+        assert_eq!(err.status().map(|s| s.as_u16()), Some(502));
+        assert!(err.body().unwrap_or_default().contains("<html>"), "{err:?}");
+
+        let err = client
+            .update_event()
+            .event_id("evt_1")
+            .body(fingerprint_server_sdk::types::EventUpdate::default())
+            .send()
+            .await
+            .expect_err("409");
+        assert_eq!(err.code(), Some(&ErrorCode::StateNotReady));
+
+        let err = client
+            .get_event()
+            .event_id("evt_1")
+            .send()
+            .await
+            .expect_err("429");
+        assert_eq!(err.code(), Some(&ErrorCode::TooManyRequests));
+        assert_eq!(err.retry_after(), Some(Duration::from_secs(7)));
+
+        // All used up.
+        client
+            .get_event()
+            .event_id("evt_1")
+            .send()
+            .await
+            .expect("served normally");
+    });
+}
+
+#[test]
+fn a_cut_body_and_a_delay_reach_the_client() {
+    let dir = scratch("cut");
+    let served = serve(
+        &dir,
+        &[event("evt_1", "not_detected")],
+        &["--fail-next", "get:1:cut=5", "--delay", "300ms"],
+    );
+    assert!(
+        served.banner.contains("every answer delayed by 300ms"),
+        "{}",
+        served.banner
+    );
+    let patient = client(&served.url);
+    let hasty = Client::builder(KEY)
+        .base_url(&served.url)
+        .retry(RetryPolicy::disabled())
+        .attempt_timeout(Duration::from_millis(50))
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    runtime().block_on(async {
+        let err = patient
+            .get_event()
+            .event_id("evt_1")
+            .send()
+            .await
+            .expect_err("cut short");
+        assert!(matches!(err, Error::Transport { .. }), "{err:?}");
+        assert!(!err.is_timeout(), "{err:?}");
+
+        let err = hasty
+            .get_event()
+            .event_id("evt_1")
+            .send()
+            .await
+            .expect_err("too slow");
+        assert!(err.is_timeout(), "{err:?}");
+
+        patient
+            .get_event()
+            .event_id("evt_1")
+            .send()
+            .await
+            .expect("late but whole");
+    });
+}
+
+#[test]
+fn bad_flags_are_refused_before_anything_listens() {
+    let dir = scratch("bad");
+    let seed = dir.join("seed.jsonl");
+    std::fs::write(&seed, format!("{}\n", event("evt_1", "bad"))).unwrap_or_else(|e| panic!("{e}"));
+    let not_json = dir.join("not.json");
+    std::fs::write(&not_json, "{ nope").unwrap_or_else(|e| panic!("{e}"));
+    let bad_rule = dir.join("bad_rule.json");
+    std::fs::write(
+        &bad_rule,
+        json!({"id": "rs", "rules": [{"when": "vpn=maybe", "action": {"type": "allow"}}]})
+            .to_string(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let missing = dir.join("missing.json");
+    for (args, code, needle) in [
+        (vec!["--fail-next", "1:teapot"], 2, "--fail-next 1:teapot"),
+        (vec!["--fail-next", "0:503"], 2, "number of requests"),
+        (vec!["--fail-next", "fetch:1:503"], 2, "unknown operation"),
+        (vec!["--delay", "soon"], 2, "soon"),
+        (vec!["--ruleset", path_str(&missing)], 2, "missing.json"),
+        (vec!["--ruleset", path_str(&not_json)], 1, "not JSON"),
+        (vec!["--ruleset", path_str(&bad_rule)], 1, "vpn"),
+    ] {
+        let mut all = vec!["mock", "serve", "--port", "0", "--seed", path_str(&seed)];
+        all.extend_from_slice(&args);
+        let out = run(&all);
+        assert_eq!(out.code, code, "{args:?}: {out:?}");
+        assert!(out.stderr.contains(needle), "{args:?}: {out:?}");
+        assert!(out.stdout.is_empty(), "no URL announced: {out:?}");
+    }
+}

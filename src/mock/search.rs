@@ -1,0 +1,624 @@
+//! The fake's search: a `searchEvents` query read once into filters, and the
+//! page of stored events it selects. Pure: query and events in, events (or
+//! the reason for a 400) out; nothing here does I/O or clones an event.
+//!
+//! The meaning of each filter is in [`semantics`]; the list of parameters
+//! and their kinds is [`super::params::PARAMETERS`].
+
+use std::borrow::Cow;
+use std::net::IpAddr;
+
+use serde_json::Value;
+
+use super::operation::SDK_IDENTITY_PARAMETER;
+use super::params::{self, Kind, Parameter, Role};
+
+/// The longest page the API serves.
+pub(crate) const MAX_LIMIT: usize = 100;
+/// The page size when `limit` is not given.
+pub(crate) const DEFAULT_LIMIT: usize = 10;
+/// The largest `total_hits` the API accepts.
+pub(crate) const MAX_TOTAL_HITS: usize = 1000;
+/// A search without `start` looks this far back, as the API does.
+pub(crate) const DEFAULT_WINDOW_MS: i64 = 7 * 24 * 60 * 60 * 1000;
+/// The longest `linked_id` the API takes.
+const MAX_LINKED_ID_LEN: usize = 256;
+
+/// Why a query is refused: the message of a 400 `request_cannot_be_parsed`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Rejection(pub String);
+
+/// The query pairs of a URL query string, decoded (`+` as a space), in
+/// order, repeated keys kept.
+pub(crate) fn form_pairs(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (form_decode(k), form_decode(v))
+        })
+        .collect()
+}
+
+fn form_decode(text: &str) -> String {
+    let spaced: Cow<'_, str> = if text.contains('+') {
+        Cow::Owned(text.replace('+', " "))
+    } else {
+        Cow::Borrowed(text)
+    };
+    percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+/// What a filter parameter tests on an event.
+#[derive(Clone, Copy, Debug)]
+enum Semantics {
+    /// The boolean at this path equals the value.
+    Bool(&'static [&'static str]),
+    /// The string at this path is one of the values.
+    Text(&'static [&'static str]),
+    /// `factory_reset_timestamp` is set (`true`: after the epoch; `false`: 0).
+    FactoryReset,
+    /// `suspect_score` is at least the value.
+    MinSuspectScore,
+    /// `ip_address` is in the range.
+    IpAddress,
+    /// `ip_info.v4.asn` or `ip_info.v6.asn` is the value.
+    Asn,
+    /// The origin of `url` is the value.
+    Origin,
+    /// The `bot` verdict: `all` (good or bad), `good`, `bad`, `none`.
+    Bot,
+    /// `bot_info`: `all` (present) or `none` (absent, and no bot verdict).
+    BotInfo,
+    /// Device events (no `source`, or `device`) unless `source=edge`.
+    Source,
+}
+
+/// The meaning of the filter parameter `p`, or `None` when the fake has none
+/// (a test walks the table so that this never happens).
+fn semantics(p: &'static Parameter) -> Option<Semantics> {
+    use Semantics::*;
+    let own_name = std::slice::from_ref(&p.name);
+    Some(match p.name {
+        "suspect" | "vpn" | "virtual_machine" | "tampering" | "incognito" | "privacy_settings"
+        | "jailbroken" | "frida" | "cloned_app" | "emulator" | "root_apps" | "developer_tools"
+        | "location_spoofing" | "mitm_attack" | "rare_device" | "proxy" | "simulator"
+        | "active_call" => Bool(own_name),
+        "anti_detect_browser" => Bool(&["tampering_details", "anti_detect_browser"]),
+        "tor_node" => Bool(&["ip_blocklist", "tor_node"]),
+        "factory_reset" => FactoryReset,
+        "linked_id"
+        | "url"
+        | "bundle_id"
+        | "package_name"
+        | "vpn_confidence"
+        | "rare_device_percentile_bucket"
+        | "incremental_identification_status" => Text(own_name),
+        "visitor_id" => Text(&["identification", "visitor_id"]),
+        "high_recall_id" => Text(&["supplementary_id_high_recall", "visitor_id"]),
+        "bot_info_category" => Text(&["bot_info", "category"]),
+        "bot_info_identity" => Text(&["bot_info", "identity"]),
+        "bot_info_confidence" => Text(&["bot_info", "confidence"]),
+        "bot_info_provider" => Text(&["bot_info", "provider"]),
+        "bot_info_name" => Text(&["bot_info", "name"]),
+        "sdk_version" => Text(&["sdk", "version"]),
+        "sdk_platform" => Text(&["sdk", "platform"]),
+        "environment" => Text(&["environment_id"]),
+        "proximity_id" => Text(&["proximity", "id"]),
+        "min_suspect_score" => MinSuspectScore,
+        "ip_address" => IpAddress,
+        "asn" => Asn,
+        "origin" => Origin,
+        "bot" => Bot,
+        "bot_info" => BotInfo,
+        "source" => Source,
+        _ => return None,
+    })
+}
+
+/// One filter of a query, with its value(s) read.
+#[derive(Clone, Debug)]
+enum Filter<'q> {
+    Bool(&'static [&'static str], bool),
+    /// Any of the values (one unless the parameter repeats).
+    Text(&'static str, &'static [&'static str], Vec<&'q str>),
+    FactoryReset(bool),
+    MinSuspectScore(f64),
+    IpAddress(IpRange),
+    Asn(&'q str),
+    Origin(&'q str),
+    Bot(&'q str),
+    BotInfo(bool),
+    /// `true`: edge events only.
+    Source(bool),
+}
+
+impl Filter<'_> {
+    fn matches(&self, event: &Value) -> bool {
+        match self {
+            Filter::Bool(path, want) => at(event, path).and_then(Value::as_bool) == Some(*want),
+            Filter::Text(_, path, wants) => at(event, path)
+                .and_then(Value::as_str)
+                .is_some_and(|found| wants.contains(&found)),
+            Filter::FactoryReset(want) => event
+                .get("factory_reset_timestamp")
+                .and_then(Value::as_i64)
+                .is_some_and(|t| (t > 0) == *want),
+            Filter::MinSuspectScore(min) => event
+                .get("suspect_score")
+                .and_then(Value::as_f64)
+                .is_some_and(|score| score >= *min),
+            Filter::IpAddress(range) => event
+                .get("ip_address")
+                .and_then(Value::as_str)
+                .and_then(|text| text.parse::<IpAddr>().ok())
+                .is_some_and(|ip| range.contains(ip)),
+            Filter::Asn(want) => ["v4", "v6"].iter().any(|family| {
+                at(event, &["ip_info", family, "asn"]).and_then(Value::as_str) == Some(*want)
+            }),
+            Filter::Origin(want) => event
+                .get("url")
+                .and_then(Value::as_str)
+                .and_then(origin_of)
+                .is_some_and(|origin| origin.eq_ignore_ascii_case(want)),
+            Filter::Bot(want) => {
+                let found = event.get("bot").and_then(Value::as_str);
+                match *want {
+                    "all" => matches!(found, Some("good" | "bad")),
+                    "none" => found == Some("not_detected"),
+                    kind => found == Some(kind),
+                }
+            }
+            Filter::BotInfo(all) => {
+                let has_info = event.get("bot_info").is_some_and(|v| !v.is_null());
+                if *all {
+                    has_info
+                } else {
+                    let verdict = event.get("bot").and_then(Value::as_str);
+                    !has_info && !matches!(verdict, Some("good" | "bad"))
+                }
+            }
+            Filter::Source(edge) => {
+                let source = event.get("source").and_then(Value::as_str);
+                if *edge {
+                    source == Some("edge")
+                } else {
+                    matches!(source, None | Some("device"))
+                }
+            }
+        }
+    }
+}
+
+/// The value at `path` inside `event`.
+fn at<'v>(event: &'v Value, path: &[&str]) -> Option<&'v Value> {
+    path.iter().try_fold(event, |value, key| value.get(key))
+}
+
+/// `scheme://host[:port]` of a URL, as browsers define an origin (without
+/// normalising the case or a default port).
+fn origin_of(url: &str) -> Option<&str> {
+    let authority_start = url.find("://")? + 3;
+    let end = url[authority_start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| authority_start + i);
+    (end > authority_start).then(|| &url[..end])
+}
+
+/// An IP address or a CIDR range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct IpRange {
+    network: IpAddr,
+    prefix: u8,
+}
+
+impl IpRange {
+    /// Reads `a.b.c.d`, `a.b.c.d/n`, an IPv6 address or `x::y/n`. A bare
+    /// address is a /32 or /128.
+    pub(crate) fn parse(text: &str) -> Option<IpRange> {
+        let (address, prefix) = match text.split_once('/') {
+            Some((address, prefix)) => {
+                // Digits only: `/+8` or `/ 8` are not a prefix.
+                if prefix.is_empty() || !prefix.bytes().all(|b| b.is_ascii_digit()) {
+                    return None;
+                }
+                (address, Some(prefix.parse::<u8>().ok()?))
+            }
+            None => (text, None),
+        };
+        let network: IpAddr = address.parse().ok()?;
+        let bits = if network.is_ipv4() { 32 } else { 128 };
+        let prefix = prefix.unwrap_or(bits);
+        (prefix <= bits).then_some(IpRange { network, prefix })
+    }
+
+    /// Whether `ip` is in the range; an IPv4 address is never in an IPv6
+    /// range, nor the other way round.
+    pub(crate) fn contains(&self, ip: IpAddr) -> bool {
+        match (self.network, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The filters of a query (everything but window, order and paging).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Filters<'q> {
+    list: Vec<Filter<'q>>,
+}
+
+impl Filters<'_> {
+    /// Whether `event` passes every filter.
+    pub(crate) fn matches(&self, event: &Value) -> bool {
+        self.list.iter().all(|f| f.matches(event))
+    }
+
+    /// The `visitor_id` asked for, if any.
+    pub(crate) fn visitor_id(&self) -> Option<&str> {
+        self.list.iter().find_map(|f| match f {
+            Filter::Text("visitor_id", _, wants) => wants.first().copied(),
+            _ => None,
+        })
+    }
+
+    /// Reads the filter parameters of `pairs`, as a rule's condition: no
+    /// window, order or paging, and no default `source`.
+    pub(crate) fn parse_condition(pairs: &[(String, String)]) -> Result<Filters<'_>, Rejection> {
+        let mut reader = Reader::default();
+        for (name, value) in pairs {
+            let p = reader.accept(name, value)?;
+            if p.role != Role::Filter {
+                return Err(Rejection(format!(
+                    "`{name}` is not a filter: a condition takes the search filters only"
+                )));
+            }
+            reader.filter(p, value)?;
+        }
+        Ok(reader.filters)
+    }
+}
+
+/// A `searchEvents` query, read.
+#[derive(Clone, Debug)]
+pub(crate) struct Search<'q> {
+    pub(crate) start: i64,
+    pub(crate) end: i64,
+    pub(crate) limit: usize,
+    pub(crate) reverse: bool,
+    pub(crate) total_hits: Option<usize>,
+    after: Option<Cursor<'q>>,
+    pub(crate) filters: Filters<'q>,
+}
+
+impl<'q> Search<'q> {
+    /// Reads a query (its decoded pairs), `now_ms` giving the default window.
+    pub(crate) fn parse(pairs: &'q [(String, String)], now_ms: i64) -> Result<Self, Rejection> {
+        let mut reader = Reader::default();
+        let mut start = None;
+        let mut end = None;
+        let mut limit = DEFAULT_LIMIT;
+        let mut reverse = false;
+        let mut total_hits = None;
+        let mut after = None;
+        for (name, value) in pairs {
+            if name == SDK_IDENTITY_PARAMETER {
+                continue;
+            }
+            let p = reader.accept(name, value)?;
+            match p.role {
+                Role::Filter => reader.filter(p, value)?,
+                Role::Start => {
+                    start = Some(parse_time(value).ok_or_else(|| rejection("invalid start time"))?)
+                }
+                Role::End => {
+                    end = Some(parse_time(value).ok_or_else(|| rejection("invalid end time"))?)
+                }
+                Role::Limit => {
+                    limit = value
+                        .parse::<usize>()
+                        .ok()
+                        .filter(|n| (1..=MAX_LIMIT).contains(n))
+                        .ok_or_else(|| rejection("invalid limit: between 1 and 100"))?
+                }
+                Role::Reverse => {
+                    reverse = parse_bool(value).ok_or_else(|| rejection("invalid reverse param"))?
+                }
+                Role::TotalHits => {
+                    total_hits = Some(
+                        value
+                            .parse::<usize>()
+                            .ok()
+                            .filter(|n| (1..=MAX_TOTAL_HITS).contains(n))
+                            .ok_or_else(|| rejection("invalid total_hits: between 1 and 1000"))?,
+                    )
+                }
+                Role::PaginationKey => {
+                    after = Some(
+                        Cursor::parse(value).ok_or_else(|| rejection("invalid pagination key"))?,
+                    )
+                }
+            }
+        }
+        if !reader.source_given {
+            reader.filters.list.push(Filter::Source(false));
+        }
+        Ok(Search {
+            start: start.unwrap_or(now_ms - DEFAULT_WINDOW_MS),
+            end: end.unwrap_or(now_ms),
+            limit,
+            reverse,
+            total_hits,
+            after,
+            filters: reader.filters,
+        })
+    }
+
+    /// The page of `events` (in any order) this search selects.
+    pub(crate) fn run<'e>(&self, events: impl Iterator<Item = &'e Value>) -> Page<'e> {
+        let mut matching: Vec<(i64, &'e str, &'e Value)> = events
+            .filter_map(|e| {
+                let ts = timestamp(e);
+                (ts >= self.start && ts <= self.end && self.filters.matches(e))
+                    .then(|| (ts, event_id(e), e))
+            })
+            .collect();
+        // Newest first by default, oldest first with `reverse`; ties by id so
+        // that the order, and so the paging, is stable.
+        if self.reverse {
+            matching.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        } else {
+            matching.sort_unstable_by(|a, b| (b.0, b.1).cmp(&(a.0, a.1)));
+        }
+        let total = matching.len();
+        let from = match &self.after {
+            None => 0,
+            Some(cursor) => matching
+                .iter()
+                .position(|(ts, id, _)| cursor.is_before((*ts, id), self.reverse))
+                .unwrap_or(total),
+        };
+        let to = (from + self.limit).min(total);
+        let next = (to < total && to > from).then(|| {
+            let (ts, id, _) = matching[to - 1];
+            Cursor::format(ts, id)
+        });
+        Page {
+            events: matching[from..to].iter().map(|(_, _, e)| *e).collect(),
+            pagination_key: next,
+            total_hits: self.total_hits.map(|cap| total.min(cap)),
+        }
+    }
+}
+
+/// A page of search results.
+#[derive(Debug)]
+pub(crate) struct Page<'e> {
+    pub(crate) events: Vec<&'e Value>,
+    pub(crate) pagination_key: Option<String>,
+    pub(crate) total_hits: Option<usize>,
+}
+
+impl Page<'_> {
+    /// The body of the answer, `{"events": [...], "pagination_key"?, "total_hits"?}`,
+    /// written straight from the stored events.
+    pub(crate) fn to_json(&self) -> Vec<u8> {
+        let mut body = Vec::with_capacity(64 + self.events.len() * 1024);
+        body.extend_from_slice(b"{\"events\":[");
+        for (i, event) in self.events.iter().enumerate() {
+            if i > 0 {
+                body.push(b',');
+            }
+            // Writing a `Value` into a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut body, event);
+        }
+        body.push(b']');
+        if let Some(key) = &self.pagination_key {
+            body.extend_from_slice(b",\"pagination_key\":");
+            let _ = serde_json::to_writer(&mut body, key);
+        }
+        if let Some(total) = self.total_hits {
+            body.extend_from_slice(format!(",\"total_hits\":{total}").as_bytes());
+        }
+        body.push(b'}');
+        body
+    }
+}
+
+/// The fake's pagination key: timestamp and id of the last event of a page
+/// (opaque to clients, as the API's is). Paging goes on from the first event
+/// that sorts after it, so that a page still follows when the event the key
+/// was taken from has since been deleted or updated out of the filters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Cursor<'q> {
+    timestamp: i64,
+    id: &'q str,
+}
+
+impl<'q> Cursor<'q> {
+    fn parse(key: &'q str) -> Option<Self> {
+        let (ts, id) = key.split_once('~')?;
+        Some(Cursor {
+            timestamp: ts.parse().ok()?,
+            id,
+        })
+    }
+
+    fn format(timestamp: i64, id: &str) -> String {
+        format!("{timestamp}~{id}")
+    }
+
+    /// Whether an event at `here` comes after the cursor in the search order.
+    fn is_before(&self, here: (i64, &str), reverse: bool) -> bool {
+        let cursor = (self.timestamp, self.id);
+        if reverse {
+            here > cursor
+        } else {
+            here < cursor
+        }
+    }
+}
+
+/// The bookkeeping of reading parameters one pair at a time.
+#[derive(Default)]
+struct Reader<'q> {
+    /// Which parameters were seen (by index in the table: fewer than 128).
+    seen: u128,
+    source_given: bool,
+    filters: Filters<'q>,
+}
+
+impl<'q> Reader<'q> {
+    /// Checks that `name` is a parameter, not repeated unless it may be, and
+    /// that `value` is of its kind.
+    fn accept(&mut self, name: &str, value: &str) -> Result<&'static Parameter, Rejection> {
+        let (index, p) = params::PARAMETERS
+            .iter()
+            .enumerate()
+            .find(|(_, p)| p.name == name)
+            .ok_or_else(|| {
+                Rejection(format!(
+                    "unknown query parameter `{name}`: searchEvents has no such parameter"
+                ))
+            })?;
+        let bit = 1u128 << (index % 128);
+        if self.seen & bit != 0 && !p.repeated {
+            return Err(Rejection(format!("`{name}` is given more than once")));
+        }
+        self.seen |= bit;
+        if value.is_empty() {
+            return Err(Rejection(format!("`{name}` has an empty value")));
+        }
+        // Window, order and paging check their values themselves, with the
+        // API's messages.
+        if p.role == Role::Filter {
+            check_kind(p, value)?;
+        }
+        Ok(p)
+    }
+
+    /// Adds the filter `p` with `value` (one more value for a repeated one).
+    fn filter(&mut self, p: &'static Parameter, value: &'q str) -> Result<(), Rejection> {
+        let Some(meaning) = semantics(p) else {
+            return Err(Rejection(format!(
+                "the fake API does not implement the `{}` filter",
+                p.name
+            )));
+        };
+        let filter = match meaning {
+            Semantics::Bool(path) => Filter::Bool(path, value == "true"),
+            Semantics::Text(path) => {
+                if p.name == "linked_id" && value.chars().count() > MAX_LINKED_ID_LEN {
+                    return Err(rejection("linked_id can be at most 256 characters long"));
+                }
+                let existing = self.filters.list.iter_mut().find_map(|f| match f {
+                    Filter::Text(name, _, wants) if *name == p.name => Some(wants),
+                    _ => None,
+                });
+                if let Some(wants) = existing {
+                    wants.push(value);
+                    return Ok(());
+                }
+                Filter::Text(p.name, path, vec![value])
+            }
+            Semantics::FactoryReset => Filter::FactoryReset(value == "true"),
+            Semantics::MinSuspectScore => {
+                // `check_kind` made sure it is a finite number.
+                Filter::MinSuspectScore(value.parse().unwrap_or(f64::INFINITY))
+            }
+            Semantics::IpAddress => Filter::IpAddress(
+                IpRange::parse(value).ok_or_else(|| rejection("invalid ip address"))?,
+            ),
+            Semantics::Asn => Filter::Asn(value),
+            Semantics::Origin => Filter::Origin(value.strip_suffix('/').unwrap_or(value)),
+            Semantics::Bot => Filter::Bot(value),
+            Semantics::BotInfo => Filter::BotInfo(value == "all"),
+            Semantics::Source => {
+                // The document allows one item.
+                if self.source_given {
+                    return Err(rejection("`source` takes one value"));
+                }
+                self.source_given = true;
+                Filter::Source(value == "edge")
+            }
+        };
+        self.filters.list.push(filter);
+        Ok(())
+    }
+}
+
+fn rejection(message: &str) -> Rejection {
+    Rejection(message.to_owned())
+}
+
+/// Checks `value` against the kind of `p`.
+fn check_kind(p: &Parameter, value: &str) -> Result<(), Rejection> {
+    let ok = match p.kind {
+        Kind::Bool => parse_bool(value).is_some(),
+        Kind::String => true,
+        Kind::Integer => value.parse::<i64>().is_ok(),
+        Kind::Number => value.parse::<f64>().is_ok_and(f64::is_finite),
+        Kind::Time => parse_time(value).is_some(),
+        Kind::Enum { values } => values.contains(&value),
+    };
+    if ok {
+        return Ok(());
+    }
+    let expected = match p.kind {
+        Kind::Bool => "true or false".to_owned(),
+        Kind::Integer => "an integer".to_owned(),
+        Kind::Number => "a number".to_owned(),
+        Kind::Time => "Unix milliseconds or an RFC 3339 time".to_owned(),
+        Kind::Enum { values } => format!("one of {}", values.join(", ")),
+        Kind::String => "text".to_owned(),
+    };
+    // The API's own words for its best known case.
+    let what = if p.name == "bot" {
+        "invalid bot type".to_owned()
+    } else {
+        format!("invalid {}", p.name)
+    };
+    Err(Rejection(format!("{what} `{value}`: expected {expected}")))
+}
+
+fn parse_bool(value: &str) -> Option<bool> {
+    match value {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => None,
+    }
+}
+
+/// Parses `start`/`end`: Unix milliseconds or RFC 3339.
+fn parse_time(value: &str) -> Option<i64> {
+    value.parse::<i64>().ok().or_else(|| {
+        chrono::DateTime::parse_from_rfc3339(value)
+            .ok()
+            .map(|t| t.timestamp_millis())
+    })
+}
+
+pub(crate) fn event_id(event: &Value) -> &str {
+    event.get("event_id").and_then(Value::as_str).unwrap_or("")
+}
+
+pub(crate) fn timestamp(event: &Value) -> i64 {
+    event.get("timestamp").and_then(Value::as_i64).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,409 @@
+//! Each fault kind of the fake API through the SDK's client: what the client
+//! does with it (retried or not, which error), and how the fault queue
+//! orders, targets and drops faults. Retry settings are explicit (attempts,
+//! tiny backoffs) so the tests do not depend on the defaults.
+
+use std::time::Duration;
+
+use fingerprint_server_sdk::mock::{self, FakeApi, Fault, Operation, QueuedFault};
+use fingerprint_server_sdk::types::{self, ErrorCode};
+use fingerprint_server_sdk::{Client, Error, RetryPolicy};
+
+const GATEWAY_PAGE: &str = "<html><head><title>502 Bad Gateway</title></head>\
+<body><h1>502 Bad Gateway</h1><hr>edge-proxy</body></html>";
+
+/// A fake with one event, `evt_1` of `vis_1`.
+async fn fake() -> FakeApi {
+    let fake = FakeApi::start().await.expect("the fake starts");
+    let mut event = mock::event("evt_1", "vis_1");
+    event.timestamp -= 60_000;
+    fake.insert(&event).expect("stored");
+    fake
+}
+
+/// Up to `attempts` attempts, a millisecond or so apart.
+fn retrying(fake: &FakeApi, attempts: u32) -> Client {
+    fake.client_builder()
+        .retry(
+            RetryPolicy::standard()
+                .with_max_attempts(attempts)
+                .with_initial_backoff(Duration::from_millis(1))
+                .with_max_backoff(Duration::from_millis(2)),
+        )
+        .build()
+        .expect("client builds")
+}
+
+fn single_attempt(fake: &FakeApi) -> Client {
+    retrying(fake, 1)
+}
+
+/// The statuses the fake answered, oldest first (`None`: no answer).
+fn statuses(fake: &FakeApi) -> Vec<Option<u16>> {
+    fake.journal().iter().map(|r| r.status).collect()
+}
+
+async fn get(client: &Client) -> Result<types::Event, Error> {
+    client
+        .get_event()
+        .event_id("evt_1")
+        .send()
+        .await
+        .map(|r| r.into_inner())
+}
+
+fn update(client: &Client) -> fingerprint_server_sdk::builder::UpdateEvent<'_> {
+    client
+        .update_event()
+        .event_id("evt_1")
+        .body(types::EventUpdate {
+            suspect: Some(true),
+            ..Default::default()
+        })
+}
+
+// ---- delay ------------------------------------------------------------------
+
+#[tokio::test]
+async fn an_answer_later_than_the_attempt_timeout_is_retried() {
+    let fake = fake().await;
+    fake.fail_next(1, Fault::Delay(Duration::from_millis(400)));
+    let client = fake
+        .client_builder()
+        .attempt_timeout(Duration::from_millis(100))
+        .retry(
+            RetryPolicy::standard()
+                .with_max_attempts(3)
+                .with_initial_backoff(Duration::from_millis(1)),
+        )
+        .build()
+        .expect("client builds");
+
+    let event = get(&client).await.expect("the second attempt is on time");
+    assert_eq!(event.event_id, "evt_1");
+    assert_eq!(fake.journal().len(), 2, "one slow attempt, one retry");
+}
+
+#[tokio::test]
+async fn a_late_answer_with_one_attempt_is_a_timeout_error() {
+    let fake = fake().await;
+    fake.fail_next(1, Fault::Delay(Duration::from_millis(400)));
+    let client = fake
+        .client_builder()
+        .attempt_timeout(Duration::from_millis(100))
+        .retry(RetryPolicy::disabled())
+        .build()
+        .expect("client builds");
+
+    let err = get(&client).await.expect_err("too slow");
+    assert!(err.is_timeout(), "{err:?}");
+    assert!(matches!(err, Error::Transport { .. }), "{err:?}");
+    assert_eq!(err.status(), None);
+    assert_eq!(err.attempts(), 1);
+}
+
+#[tokio::test]
+async fn a_delay_within_the_timeout_only_makes_the_answer_late() {
+    let fake = fake().await;
+    fake.fail_next(1, Fault::Delay(Duration::from_millis(30)));
+    let event = get(&single_attempt(&fake)).await.expect("late but whole");
+    assert_eq!(event.event_id, "evt_1");
+    assert_eq!(statuses(&fake), [Some(200)]);
+}
+
+#[tokio::test]
+async fn a_delayed_update_takes_effect_even_when_the_client_gives_up() {
+    let fake = fake().await;
+    fake.fail_next(1, Fault::Delay(Duration::from_millis(400)));
+    let client = fake
+        .client_builder()
+        .attempt_timeout(Duration::from_millis(50))
+        .retry(RetryPolicy::disabled())
+        .build()
+        .expect("client builds");
+
+    let err = update(&client).send().await.expect_err("too slow");
+    assert!(err.is_timeout(), "{err:?}");
+    assert_eq!(
+        fake.event("evt_1").and_then(|e| e.suspect),
+        Some(true),
+        "applied when it arrived"
+    );
+}
+
+#[tokio::test]
+async fn set_delay_slows_every_answer_until_reset() {
+    let fake = fake().await;
+    let client = fake
+        .client_builder()
+        .attempt_timeout(Duration::from_millis(100))
+        .retry(
+            RetryPolicy::standard()
+                .with_max_attempts(2)
+                .with_initial_backoff(Duration::from_millis(1)),
+        )
+        .build()
+        .expect("client builds");
+    fake.set_delay(Duration::from_millis(400));
+    let err = get(&client).await.expect_err("every attempt is late");
+    assert!(err.is_timeout(), "{err:?}");
+    assert_eq!(err.attempts(), 2);
+
+    fake.set_delay(Duration::ZERO);
+    get(&client).await.expect("on time again");
+}
+
+// ---- raw answers --------------------------------------------------------------
+
+#[tokio::test]
+async fn an_html_502_keeps_its_status_and_text() {
+    let fake = fake().await;
+    fake.fail_next(1, Fault::html(502, GATEWAY_PAGE));
+
+    let err = get(&single_attempt(&fake)).await.expect_err("502");
+    assert!(matches!(err, Error::Api { .. }), "{err:?}");
+    assert_eq!(err.status().map(|s| s.as_u16()), Some(502));
+    assert!(err.api_error().is_none(), "not an API error body");
+    assert_eq!(err.body(), Some(GATEWAY_PAGE));
+    assert!(err.to_string().contains("502"), "{err}");
+}
+
+#[tokio::test]
+async fn an_html_502_on_a_get_is_retried_past() {
+    let fake = fake().await;
+    fake.fail_next(1, Fault::html(502, GATEWAY_PAGE));
+    get(&retrying(&fake, 3)).await.expect("retried");
+    assert_eq!(statuses(&fake), [Some(502), Some(200)]);
+}
+
+#[tokio::test]
+async fn an_html_502_on_a_post_is_not_retried() {
+    let fake = fake().await;
+    fake.fail_next_on(Operation::Edge, 1, Fault::html(502, GATEWAY_PAGE));
+    let request: types::EdgeRequest = serde_json::from_value(serde_json::json!({
+        "ipv4_address": "192.0.2.7", "method": "GET", "url": "https://shop.example/",
+        "headers": []
+    }))
+    .expect("an edge request");
+
+    let err = retrying(&fake, 3)
+        .analyze_request_for_automation_intelligence()
+        .body(request)
+        .send()
+        .await
+        .expect_err("502");
+    assert_eq!(err.status().map(|s| s.as_u16()), Some(502));
+    assert_eq!(err.attempts(), 1, "a POST may have been applied");
+    assert_eq!(statuses(&fake), [Some(502)]);
+}
+
+#[tokio::test]
+async fn a_raw_answer_can_be_any_status_type_and_body() {
+    let fake = fake().await;
+    fake.fail_next(
+        1,
+        Fault::Raw {
+            status: 503,
+            content_type: String::new(),
+            body: Vec::new(),
+        },
+    );
+    let err = get(&single_attempt(&fake)).await.expect_err("503");
+    assert_eq!(err.status().map(|s| s.as_u16()), Some(503));
+    assert_eq!(err.body(), Some(""));
+
+    fake.fail_next(
+        1,
+        Fault::json(
+            200,
+            &serde_json::json!({"event_id": "scripted", "timestamp": 1}),
+        ),
+    );
+    let event = get(&single_attempt(&fake)).await.expect("a scripted event");
+    assert_eq!(event.event_id, "scripted");
+}
+
+// ---- truncated bodies -----------------------------------------------------------
+
+#[tokio::test]
+async fn a_truncated_body_on_a_get_is_retried_then_a_transport_error() {
+    let fake = fake().await;
+    fake.fail_next_on(Operation::GetEvent, 3, Fault::Truncate { after: 10 });
+
+    let err = get(&retrying(&fake, 3)).await.expect_err("never whole");
+    assert!(matches!(err, Error::Transport { .. }), "{err:?}");
+    assert_eq!(err.attempts(), 3);
+    assert_eq!(
+        statuses(&fake),
+        [Some(200), Some(200), Some(200)],
+        "the headers arrived each time"
+    );
+}
+
+#[tokio::test]
+async fn a_truncated_body_once_is_retried_past() {
+    let fake = fake().await;
+    fake.fail_next(1, Fault::Truncate { after: 0 });
+    let event = get(&retrying(&fake, 3)).await.expect("the retry is whole");
+    assert_eq!(event.event_id, "evt_1");
+    assert_eq!(fake.journal().len(), 2);
+}
+
+#[tokio::test]
+async fn a_truncated_search_page_with_gzip_fails_the_same_way() {
+    let fake = fake().await;
+    fake.insert_samples(30).expect("stored");
+    fake.fail_next_on(Operation::SearchEvents, 1, Fault::Truncate { after: 100 });
+    let err = single_attempt(&fake)
+        .search_events()
+        .limit(30)
+        .send()
+        .await
+        .expect_err("cut short");
+    assert!(matches!(err, Error::Transport { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn truncating_an_answer_without_a_body_sends_it_whole() {
+    let fake = fake().await;
+    fake.fail_next_on(Operation::UpdateEvent, 1, Fault::Truncate { after: 0 });
+    update(&single_attempt(&fake))
+        .send()
+        .await
+        .expect("nothing to cut");
+}
+
+// ---- closed connections -------------------------------------------------------------
+
+#[tokio::test]
+async fn a_connection_closed_without_an_answer_on_a_get_is_retried() {
+    let fake = fake().await;
+    fake.fail_next(1, Fault::Close);
+    get(&retrying(&fake, 3)).await.expect("retried");
+    assert_eq!(statuses(&fake), [None, Some(200)]);
+}
+
+#[tokio::test]
+async fn a_closed_connection_with_one_attempt_is_a_transport_error_without_status() {
+    let fake = fake().await;
+    fake.fail_next(1, Fault::Close);
+    let err = get(&single_attempt(&fake)).await.expect_err("no answer");
+    assert!(matches!(err, Error::Transport { .. }), "{err:?}");
+    assert_eq!(err.status(), None);
+    assert!(!err.is_timeout());
+}
+
+#[tokio::test]
+async fn a_closed_connection_on_a_post_is_not_retried() {
+    let fake = fake().await;
+    fake.fail_next_on(Operation::Edge, 1, Fault::Close);
+    let request: types::EdgeRequest = serde_json::from_value(serde_json::json!({
+        "ipv4_address": "192.0.2.7", "method": "GET", "url": "https://shop.example/",
+        "headers": []
+    }))
+    .expect("an edge request");
+    let err = retrying(&fake, 3)
+        .analyze_request_for_automation_intelligence()
+        .body(request)
+        .send()
+        .await
+        .expect_err("no answer");
+    assert!(matches!(err, Error::Transport { .. }), "{err:?}");
+    assert_eq!(err.attempts(), 1, "the request may have been applied");
+    assert_eq!(fake.journal().len(), 1);
+}
+
+// ---- 409 state_not_ready ---------------------------------------------------------------
+
+#[tokio::test]
+async fn state_not_ready_on_an_update_is_retried_then_applied() {
+    let fake = fake().await;
+    fake.fail_next_on(Operation::UpdateEvent, 2, Fault::StateNotReady);
+    update(&retrying(&fake, 3))
+        .send()
+        .await
+        .expect("the third attempt goes through");
+    assert_eq!(statuses(&fake), [Some(409), Some(409), Some(200)]);
+    assert_eq!(fake.event("evt_1").and_then(|e| e.suspect), Some(true));
+}
+
+#[tokio::test]
+async fn state_not_ready_reaches_the_caller_when_retries_are_off() {
+    let fake = fake().await;
+    fake.fail_next_on(Operation::UpdateEvent, 1, Fault::StateNotReady);
+    let err = update(&single_attempt(&fake))
+        .send()
+        .await
+        .expect_err("409");
+    assert_eq!(err.status().map(|s| s.as_u16()), Some(409));
+    assert_eq!(err.code(), Some(&ErrorCode::StateNotReady));
+    assert_eq!(
+        fake.event("evt_1").and_then(|e| e.suspect),
+        None,
+        "not applied"
+    );
+}
+
+// ---- the queue -----------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_targeted_fault_waits_for_its_operation() {
+    let fake = fake().await;
+    fake.fail_next_on(Operation::SearchEvents, 1, Fault::Status(503));
+    let client = single_attempt(&fake);
+
+    get(&client).await.expect("a get is not a search");
+    let err = client.search_events().send().await.expect_err("503");
+    assert_eq!(err.status().map(|s| s.as_u16()), Some(503));
+    client.search_events().send().await.expect("used up");
+}
+
+#[tokio::test]
+async fn the_queue_is_first_in_first_out_per_operation() {
+    let fake = fake().await;
+    fake.fail_next_on(Operation::UpdateEvent, 1, Fault::StateNotReady);
+    fake.fail_next(2, Fault::Status(503));
+    assert_eq!(
+        fake.queued_faults(),
+        [
+            QueuedFault::for_operation(Operation::UpdateEvent, Fault::StateNotReady),
+            QueuedFault::any(Fault::Status(503)),
+            QueuedFault::any(Fault::Status(503)),
+        ]
+    );
+    let client = single_attempt(&fake);
+
+    let search = client.search_events().send().await.expect_err("first 503");
+    assert_eq!(search.status().map(|s| s.as_u16()), Some(503));
+    let updated = update(&client).send().await.expect_err("the 409 waited");
+    assert_eq!(updated.status().map(|s| s.as_u16()), Some(409));
+    let got = get(&client).await.expect_err("second 503");
+    assert_eq!(got.status().map(|s| s.as_u16()), Some(503));
+    assert!(fake.queued_faults().is_empty());
+    get(&client).await.expect("nothing left");
+}
+
+#[tokio::test]
+async fn clear_faults_drops_what_is_queued() {
+    let fake = fake().await;
+    fake.fail_next(3, Fault::Close);
+    fake.fail_next_on(Operation::GetEvent, 1, Fault::Status(500));
+    assert_eq!(fake.queued_faults().len(), 4);
+    fake.clear_faults();
+    assert!(fake.queued_faults().is_empty());
+    get(&single_attempt(&fake)).await.expect("no fault left");
+}
+
+#[tokio::test]
+async fn a_request_with_the_wrong_key_takes_no_fault() {
+    let fake = fake().await;
+    fake.fail_next(1, Fault::Status(503));
+    let stranger = fingerprint_server_sdk::Client::builder("not-the-key")
+        .base_url(fake.url())
+        .retry(RetryPolicy::disabled())
+        .build()
+        .expect("client builds");
+    let err = get(&stranger).await.expect_err("403");
+    assert_eq!(err.code(), Some(&ErrorCode::SecretApiKeyNotFound));
+    assert_eq!(fake.queued_faults().len(), 1, "the fault still waits");
+}
