@@ -10,6 +10,7 @@ mod codegen;
 mod convert;
 mod msrv;
 mod overlay;
+mod public_api;
 mod source;
 
 use std::io::Write;
@@ -29,11 +30,14 @@ USAGE:
     cargo xtask regen [OPTIONS]
     cargo xtask codegen --out <DIR> | --print
     cargo xtask msrv
+    cargo xtask public-api
     cargo xtask help
 
 codegen writes the Rust code build.rs generates, formatted, for review
 (see `cargo xtask codegen --help`). msrv checks that no dependency needs a
-newer Rust than the manifests' rust-version.
+newer Rust than the manifests' rust-version. public-api checks, in rustdoc's
+JSON output, that the SDK's public API names no progenitor-client type and no
+reqwest type but the reqwest::Client that ClientBuilder::http_client takes.
 
 regen bundles the upstream OpenAPI description of the Fingerprint Server API
 into one document, converts it to OpenAPI 3.0.3 (what progenitor reads),
@@ -132,6 +136,7 @@ enum Command {
     Regen(Args),
     Msrv(Vec<String>),
     Codegen(Vec<String>),
+    PublicApi(Vec<String>),
 }
 
 fn parse_args(args: &[String]) -> Result<Command> {
@@ -141,6 +146,7 @@ fn parse_args(args: &[String]) -> Result<Command> {
         Some("regen") => {}
         Some("msrv") => return Ok(Command::Msrv(it.cloned().collect())),
         Some("codegen") => return Ok(Command::Codegen(it.cloned().collect())),
+        Some("public-api") => return Ok(Command::PublicApi(it.cloned().collect())),
         Some(other) => bail!("unknown command `{other}` (try `cargo xtask --help`)"),
     }
     let mut a = Args {
@@ -209,6 +215,7 @@ fn main() -> ExitCode {
         Command::Regen(a) => regen(&a, &mut std::io::stdout()),
         Command::Msrv(rest) => msrv::run(&rest, &workspace_root()),
         Command::Codegen(rest) => codegen::run(&rest, &workspace_root()),
+        Command::PublicApi(rest) => public_api::run(&rest, &workspace_root()),
     });
     match result {
         Ok(true) => ExitCode::SUCCESS,
