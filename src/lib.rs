@@ -9,8 +9,11 @@
 ///
 /// String enums are open: a value this version does not know deserializes
 /// into the `Unrecognized(String)` variant and serializes back unchanged,
-/// and `as_str()` gives the wire value of any variant. Unknown fields are
-/// ignored.
+/// and `as_str()` gives the wire value of any variant. Every object model
+/// keeps the fields it has no field for in `unknown_fields` and writes them
+/// back, so nothing the server sent is lost on a round trip. A model is
+/// built with its builder (`types::Event::builder()`) or a struct literal
+/// ending in `..Default::default()` where the model has a default.
 #[allow(
     missing_docs,
     clippy::all,

@@ -6,7 +6,7 @@
 //!
 //! The v3 client is generated the same way as v4 (from
 //! `openapi/fingerprint-server-api-v3.json`, with the same open enums and
-//! ignored unknown fields) and shares v4's regions, retry policy, timeouts
+//! models that keep unknown fields) and shares v4's regions, retry policy, timeouts
 //! and [`Error`]. Unlike v4, every field below the response envelopes is an
 //! `Option`: upstream's own v3 examples leave out fields the v3 schema calls
 //! required, and reading what the server sends matters more here than the
