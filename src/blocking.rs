@@ -42,9 +42,10 @@
 //!
 //! Each client owns a small tokio runtime with one worker thread (named
 //! `fingerprint-blocking`). A call runs on the thread that makes it; the
-//! worker only watches the sockets and timers, and keeps the pooled
-//! connections alive between calls, so a connection the server closed
-//! while idle is noticed and not reused. A client can be shared by several
+//! worker drives the sockets, the timers and the pooled connections, also
+//! between calls, so a connection the server closed while idle is noticed
+//! and not reused (with a current-thread runtime nothing would watch it
+//! between calls, and the next call would fail on it). A client can be shared by several
 //! threads (`&Client` is enough, it is `Send` and `Sync`); their calls run at
 //! the same time. Dropping the client stops its worker and waits for it;
 //! inside an async runtime it stops it in the background instead (no
