@@ -32,8 +32,10 @@
 //! per-call `timeout` or `retry_policy`, `send()` or `send_json()`) and
 //! returns the call, which `run` then drives to its end on this thread. So
 //! the blocking client has no request builders of its own to learn or to
-//! fall behind the async ones, and a call goes through the one call path
-//! of the crate: the same retries, timeouts and [`Error`]s. [`Client::iter`]
+//! fall behind the async ones (blocking copies of them would repeat every
+//! setter, the search's fifty-odd filters included, for each schema
+//! refresh), and a call goes through the one call path of the crate: the
+//! same retries, timeouts and [`Error`]s. [`Client::iter`]
 //! does the same for the streams (`into_stream()`, `into_json_stream()`,
 //! `into_page_stream()`, `max_events`), yielding their items as an
 //! [`Iterator`].
@@ -45,9 +47,9 @@
 //! worker drives the sockets, the timers and the pooled connections, also
 //! between calls, so a connection the server closed while idle is noticed
 //! and not reused (with a current-thread runtime nothing would watch it
-//! between calls, and the next call would fail on it). A client can be shared by several
-//! threads (`&Client` is enough, it is `Send` and `Sync`); their calls run at
-//! the same time. Dropping the client stops its worker and waits for it;
+//! between calls, and the next call would fail on it). A client can be
+//! shared by several threads (`&Client` is enough, it is `Send` and
+//! `Sync`); their calls run at the same time. Dropping the client stops its worker and waits for it;
 //! inside an async runtime it stops it in the background instead (no
 //! blocking, no panic).
 
