@@ -45,6 +45,8 @@ mod generated {
     include!(concat!(env!("OUT_DIR"), "/v4_client.rs"));
 }
 
+#[cfg(feature = "blocking")]
+pub mod blocking;
 mod client;
 mod error;
 #[cfg(feature = "mock")]
