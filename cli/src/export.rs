@@ -535,9 +535,9 @@ mod tests {
 
     #[test]
     fn checkpoints_of_version_1_are_resumed_with_the_same_search() {
-        // What version 1 wrote for `--visitor-id v1 --bot-info-category a
-        // --bot-info-category b --vpn --start 2h --limit 50`: every filter,
-        // given or not.
+        // What version 1 wrote for a text filter, a repeated one given twice,
+        // a bare boolean one, a relative start and a page size of 50: every
+        // filter, given or not.
         let mut filters = serde_json::Map::new();
         for p in search::PARAMETERS {
             let unset = if p.repeated { json!([]) } else { Value::Null };

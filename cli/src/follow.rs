@@ -109,7 +109,7 @@ pub struct Follower<'a> {
     /// resolved), oldest first, the largest pages.
     sent: Values,
     /// The wire name of the window's start.
-    start: &'static str,
+    from_name: &'static str,
     cursor: Cursor,
     interval: Duration,
     clock: Clock,
@@ -141,18 +141,18 @@ impl<'a> Follower<'a> {
                 ))
             })
         };
-        let start = needed(Role::Start)?;
+        let from_name = needed(Role::Start)?;
         let mut sent = ResolvedSearch::resolve(&args.filters.values, now, false)?.sent;
         sent.insert(needed(Role::Reverse)?.to_owned(), vec!["true".to_owned()]);
-        if let Some((limit, largest)) = params::largest_page() {
-            sent.insert(limit.to_owned(), vec![largest.to_string()]);
+        if let Some((page_size, largest)) = params::largest_page() {
+            sent.insert(page_size.to_owned(), vec![largest.to_string()]);
         }
         // A value the SDK refuses ends the command before the first poll.
         apply(&sent, conn.client.search_events())?;
         Ok(Self {
             conn,
             sent,
-            start,
+            from_name,
             cursor: Cursor::new(since),
             interval: args.interval,
             clock,
@@ -216,7 +216,7 @@ impl<'a> Follower<'a> {
     fn poll(&self) -> Result<PageStream<'a, Value>> {
         let mut values = self.sent.clone();
         let from = self.cursor.start_ms().to_string();
-        values.insert(self.start.to_owned(), vec![from]);
+        values.insert(self.from_name.to_owned(), vec![from]);
         Ok(apply(&values, self.conn.client.search_events())?.into_json_page_stream())
     }
 

@@ -70,7 +70,7 @@ fn form(surface: Surface, p: &Parameter) -> Option<Form> {
     }
 }
 
-/// The flag of a wire name: `vpn_confidence` is `--vpn-confidence`.
+/// The flag of a wire name: underscores become dashes (`a_b` is `--a-b`).
 pub fn flag(name: &str) -> String {
     format!("--{}", long(name))
 }
@@ -130,7 +130,7 @@ pub fn arg(surface: Surface, p: &Parameter) -> Option<Arg> {
                     ArgAction::Set
                 });
             if p.kind == Kind::Bool {
-                // `--vpn` alone means `--vpn true`.
+                // The flag alone means `true`.
                 arg = arg.num_args(0..=1).default_missing_value("true");
             }
             if surface == Surface::Export
@@ -485,10 +485,10 @@ mod tests {
 
     #[test]
     fn integers_are_checked_against_their_bounds() {
-        let Some((limit, max)) = largest_page() else {
+        let Some((page_size, max)) = largest_page() else {
             panic!("the table has a bounded page size");
         };
-        let f = flag(limit);
+        let f = flag(page_size);
         assert!(parse::<ForSearch>(&[&f, &max.to_string()]).is_ok());
         assert!(parse::<ForSearch>(&[&f, &(max + 1).to_string()]).is_err());
         assert!(parse::<ForSearch>(&[&f, "many"]).is_err());
@@ -517,21 +517,21 @@ mod tests {
             );
         }
         // The export pages with the largest page unless told otherwise.
-        let (limit, max) = largest_page().unwrap_or_else(|| panic!("a page size"));
+        let (page_size, max) = largest_page().unwrap_or_else(|| panic!("a page size"));
         let values = parse::<ForExport>(&[]).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(values.get(limit), Some(&vec![max.to_string()]));
+        assert_eq!(values.get(page_size), Some(&vec![max.to_string()]));
         assert_eq!(values.len(), 1);
     }
 
     #[test]
     fn the_order_is_a_bare_flag_and_times_keep_their_text() {
-        let reverse = role_name(Role::Reverse).unwrap_or_else(|| panic!("an order"));
-        let start = role_name(Role::Start).unwrap_or_else(|| panic!("a start"));
-        let values = parse::<ForSearch>(&[&flag(reverse), &flag(start), "7d"])
+        let order = role_name(Role::Reverse).unwrap_or_else(|| panic!("an order"));
+        let from = role_name(Role::Start).unwrap_or_else(|| panic!("a window start"));
+        let values = parse::<ForSearch>(&[&flag(order), &flag(from), "7d"])
             .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(values.get(reverse), Some(&vec!["true".to_owned()]));
-        assert_eq!(values.get(start), Some(&vec!["7d".to_owned()]));
-        assert!(parse::<ForSearch>(&[&flag(start), "yesterday"]).is_err());
+        assert_eq!(values.get(order), Some(&vec!["true".to_owned()]));
+        assert_eq!(values.get(from), Some(&vec!["7d".to_owned()]));
+        assert!(parse::<ForSearch>(&[&flag(from), "yesterday"]).is_err());
     }
 
     #[test]
@@ -556,10 +556,10 @@ mod tests {
 
     #[test]
     fn paging_is_not_part_of_what_a_search_selects() {
-        let (limit, _) = largest_page().unwrap_or_else(|| panic!("a page size"));
+        let (page_size, _) = largest_page().unwrap_or_else(|| panic!("a page size"));
         let filter = first(is_filter).name;
         let values: Values = [
-            (limit.to_owned(), vec!["5".to_owned()]),
+            (page_size.to_owned(), vec!["5".to_owned()]),
             (filter.to_owned(), vec!["x".to_owned()]),
         ]
         .into();

@@ -62,13 +62,13 @@ impl ResolvedSearch {
             let ms = sent.get(name)?.first()?.parse::<i64>().ok()?;
             Some((name, ms))
         };
-        if let (Some((start, from)), Some((end, to))) = (time(Role::Start), time(Role::End))
+        if let (Some((from_name, from)), Some((to_name, to))) = (time(Role::Start), time(Role::End))
             && from > to
         {
             return Err(Failure::usage(format!(
                 "{} is after {}",
-                params::flag(start),
-                params::flag(end)
+                params::flag(from_name),
+                params::flag(to_name)
             )));
         }
         Ok(Self {
@@ -112,9 +112,9 @@ pub async fn run(conn: &Connection, args: SearchArgs) -> Result<()> {
     let now = chrono::Utc::now().timestamp_millis();
     let mut sent = ResolvedSearch::resolve(&args.query.values, now, false)?.sent;
     let follow = args.all || args.max.is_some();
-    if follow && let Some((limit, largest)) = params::largest_page() {
+    if follow && let Some((page_size, largest)) = params::largest_page() {
         // Fewer requests for the same events.
-        sent.entry(limit.to_owned())
+        sent.entry(page_size.to_owned())
             .or_insert_with(|| vec![largest.to_string()]);
     }
     let search = apply(&sent, conn.client.search_events())?;
@@ -275,10 +275,10 @@ mod tests {
 
     #[test]
     fn relative_times_resolve_once() {
-        let window = |start: &str, end: &str| -> Values {
+        let window = |from: &str, to: &str| -> Values {
             [
-                (name(Role::Start).to_owned(), vec![start.to_owned()]),
-                (name(Role::End).to_owned(), vec![end.to_owned()]),
+                (name(Role::Start).to_owned(), vec![from.to_owned()]),
+                (name(Role::End).to_owned(), vec![to.to_owned()]),
             ]
             .into()
         };
