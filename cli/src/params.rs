@@ -27,7 +27,7 @@ use crate::timespec;
 pub type Values = BTreeMap<String, Vec<String>>;
 
 /// The help heading of the filters.
-pub const FILTERS_HEADING: &str = "Filters (a value not listed is sent as typed)";
+const FILTERS_HEADING: &str = "Filters (a value not listed is sent as typed)";
 /// The help heading of the time window and the order.
 const WINDOW_HEADING: &str = "Time window";
 
@@ -112,7 +112,7 @@ pub fn selection(values: &Values) -> Values {
 }
 
 /// The flag of `p` on `surface`, or `None` when the command does not offer it.
-pub fn arg(surface: Surface, p: &Parameter) -> Option<Arg> {
+fn arg(surface: Surface, p: &Parameter) -> Option<Arg> {
     let form = form(surface, p)?;
     let arg = Arg::new(p.name)
         .long(long(p.name))
