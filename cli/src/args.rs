@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 use fingerprint_server_sdk::Region;
-use serde::{Deserialize, Serialize};
 
+use crate::params::{ForExport, ForFollow, ForSearch, Given};
 use crate::timespec;
 
 /// Inspect, update and export Fingerprint identification events from a terminal.
@@ -20,7 +20,7 @@ use crate::timespec;
     after_help = "Exit codes: 0 ok, 1 invalid or not found, 2 usage, 3 API refused, \
                   4 gave up (retries, network, timeout), 5 output not written (disk full, \
                   permission denied), 130 interrupted.\n\
-                  Try it without an account: fingerprint --demo events search --limit 5"
+                  Try it without an account: fingerprint --demo events search --max 5"
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -213,29 +213,21 @@ impl From<LineFormat> for Format {
 
 #[derive(Args, Debug)]
 pub struct SearchArgs {
-    /// Events per page (1-100; the API's default is 10, with --all or --max 100)
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i32).range(1..=100))]
-    pub limit: Option<i32>,
     /// Follow the pages to the end of the results
     #[arg(long)]
     pub all: bool,
     /// Stop after this many events (follows pages as needed)
     #[arg(long, value_name = "N")]
     pub max: Option<u64>,
-    /// Start at this page (the `pagination_key` of a previous page)
-    #[arg(long, value_name = "KEY")]
-    pub pagination_key: Option<String>,
     /// Output format [default: table on a terminal, json otherwise or with --fields]
     #[arg(long, value_enum)]
     pub format: Option<Format>,
     /// Only these fields, comma-separated, nested with dots: event_id,identification.visitor_id
     #[arg(long, value_name = "A,B.C", value_delimiter = ',')]
     pub fields: Vec<String>,
-    /// Ask the API to count the matches, up to N (printed on stderr)
-    #[arg(long, value_name = "N")]
-    pub total_hits: Option<i64>,
+    /// The search's parameters: filters, time window, order, paging.
     #[command(flatten)]
-    pub query: Query,
+    pub query: Given<ForSearch>,
 }
 
 #[derive(Args, Debug)]
@@ -249,9 +241,6 @@ pub struct ExportArgs {
     /// Overwrite FILE (and drop its checkpoint) when it exists
     #[arg(long, conflicts_with = "resume")]
     pub force: bool,
-    /// Events per page (1-100)
-    #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(i32).range(1..=100))]
-    pub limit: i32,
     /// Stop after this many events
     #[arg(long, value_name = "N")]
     pub max: Option<u64>,
@@ -261,8 +250,9 @@ pub struct ExportArgs {
     /// Nothing on stderr but errors (no progress bar, no summary)
     #[arg(long, short)]
     pub quiet: bool,
+    /// The search's parameters: filters, time window, order, page size.
     #[command(flatten)]
-    pub query: Query,
+    pub query: Given<ForExport>,
 }
 
 #[derive(Args, Debug)]
@@ -435,8 +425,9 @@ pub struct FollowArgs {
     /// How long to wait between searches when nothing is new (at least 1s)
     #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_interval)]
     pub interval: Duration,
+    /// The search's filters (following sets the window, order and paging).
     #[command(flatten)]
-    pub filters: Filters,
+    pub filters: Given<ForFollow>,
 }
 
 fn parse_interval(s: &str) -> Result<Duration, String> {
@@ -541,272 +532,6 @@ pub struct ServeArgs {
     pub delay: Option<Duration>,
 }
 
-/// The search as typed: its time window and order, and its filters.
-///
-/// Serialized into an export's checkpoint, so a resumed export runs the same
-/// search (one JSON object, as before the window and the filters were split).
-#[derive(Args, Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Query {
-    #[command(flatten)]
-    #[serde(flatten)]
-    pub window: Window,
-    #[command(flatten)]
-    #[serde(flatten)]
-    pub filters: Filters,
-}
-
-/// Where a search starts and ends, and in which order it goes. The commands
-/// that follow new events (`events tail`, `webhook listen`) set these
-/// themselves and take `--since` instead.
-#[derive(Args, Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-#[command(next_help_heading = "Time window")]
-pub struct Window {
-    /// From this time: RFC 3339, Unix ms, or ago (7d, 12h, 30m) [API default: 7 days ago]
-    #[arg(long, value_name = "TIME", value_parser = timespec::check)]
-    pub start: Option<String>,
-    /// Up to this time: RFC 3339, Unix ms, or ago (7d, 12h, 30m) [API default: now]
-    #[arg(long, value_name = "TIME", value_parser = timespec::check)]
-    pub end: Option<String>,
-    /// Oldest first
-    #[arg(long)]
-    pub reverse: bool,
-}
-
-/// The known values of the search filters that take one of a set. Only for
-/// help and completion: the flags take any text (see [`open_enum`]).
-pub mod known {
-    pub const BOT: &[&str] = &["all", "good", "bad", "none"];
-    pub const BOT_INFO: &[&str] = &["all", "none"];
-    pub const BOT_INFO_CATEGORY: &[&str] = &[
-        "advertising_and_marketing",
-        "aggregator",
-        "ai_agent",
-        "ai_assistant",
-        "ai_browser",
-        "ai_crawler",
-        "ai_search",
-        "browser_automation",
-        "ecommerce",
-        "monitoring_and_analytics",
-        "other",
-        "scraping",
-        "security",
-        "search_engine_crawler",
-        "search_engine_optimization",
-        "unknown",
-    ];
-    pub const BOT_INFO_IDENTITY: &[&str] = &["verified", "signed", "spoofed", "unknown"];
-    pub const CONFIDENCE: &[&str] = &["low", "medium", "high"];
-    pub const RARE_DEVICE_PERCENTILE_BUCKET: &[&str] = &[
-        "<p95",
-        "p95-p99",
-        "p99-p99.5",
-        "p99.5-p99.9",
-        "p99.9+",
-        "not_seen",
-    ];
-    pub const SDK_PLATFORM: &[&str] = &["js", "android", "ios"];
-    pub const INCREMENTAL_IDENTIFICATION_STATUS: &[&str] = &["partially_completed", "completed"];
-    pub const SOURCE: &[&str] = &["edge"];
-}
-
-/// A value parser for a filter with a set of values: `values` are offered by
-/// `--help` and shell completion, and any other text is accepted and sent as
-/// typed (the API is open to values newer than this CLI and says itself
-/// whether one is valid).
-pub fn open_enum(values: &'static [&'static str]) -> OpenEnum {
-    OpenEnum(values)
-}
-
-#[derive(Clone, Debug)]
-pub struct OpenEnum(&'static [&'static str]);
-
-impl clap::builder::TypedValueParser for OpenEnum {
-    type Value = String;
-
-    fn parse_ref(
-        &self,
-        cmd: &clap::Command,
-        arg: Option<&clap::Arg>,
-        value: &std::ffi::OsStr,
-    ) -> Result<String, clap::Error> {
-        let text = clap::builder::StringValueParser::new().parse_ref(cmd, arg, value)?;
-        if text.trim().is_empty() {
-            let mut error = clap::Error::new(clap::error::ErrorKind::InvalidValue).with_cmd(cmd);
-            if let Some(arg) = arg {
-                error.insert(
-                    clap::error::ContextKind::InvalidArg,
-                    clap::error::ContextValue::String(arg.to_string()),
-                );
-            }
-            error.insert(
-                clap::error::ContextKind::InvalidValue,
-                clap::error::ContextValue::String(text),
-            );
-            return Err(error);
-        }
-        Ok(text)
-    }
-
-    fn possible_values(
-        &self,
-    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
-        Some(Box::new(
-            self.0
-                .iter()
-                .copied()
-                .map(clap::builder::PossibleValue::new),
-        ))
-    }
-}
-
-/// Every filter of the search endpoint, one flag each. Boolean filters take
-/// `true` or `false` (a bare flag means `true`); array filters repeat.
-#[derive(Args, Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-#[command(next_help_heading = "Filters (a value not listed is sent as typed)")]
-pub struct Filters {
-    /// Events of this visitor
-    #[arg(long, value_name = "ID")]
-    pub visitor_id: Option<String>,
-    /// Events of this high-recall visitor id
-    #[arg(long, value_name = "ID")]
-    pub high_recall_id: Option<String>,
-    /// Events with this linked id
-    #[arg(long, value_name = "ID")]
-    pub linked_id: Option<String>,
-    /// Events marked suspect (or not)
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
-    pub suspect: Option<bool>,
-    /// Bot detection result
-    #[arg(long, value_name = "KIND", value_parser = open_enum(known::BOT))]
-    pub bot: Option<String>,
-    /// Bot info present
-    #[arg(long, value_name = "KIND", value_parser = open_enum(known::BOT_INFO))]
-    pub bot_info: Option<String>,
-    /// Bot category (repeatable)
-    #[arg(long, value_name = "CATEGORY", value_parser = open_enum(known::BOT_INFO_CATEGORY))]
-    pub bot_info_category: Vec<String>,
-    /// Bot identity (repeatable)
-    #[arg(long, value_name = "IDENTITY", value_parser = open_enum(known::BOT_INFO_IDENTITY))]
-    pub bot_info_identity: Vec<String>,
-    /// Bot detection confidence (repeatable)
-    #[arg(long, value_name = "LEVEL", value_parser = open_enum(known::CONFIDENCE))]
-    pub bot_info_confidence: Vec<String>,
-    /// Bot provider (repeatable)
-    #[arg(long, value_name = "NAME")]
-    pub bot_info_provider: Vec<String>,
-    /// Bot name (repeatable)
-    #[arg(long, value_name = "NAME")]
-    pub bot_info_name: Vec<String>,
-    /// Client IP address or CIDR range
-    #[arg(long, value_name = "IP")]
-    pub ip_address: Option<String>,
-    /// Autonomous system number of the IP
-    #[arg(long, value_name = "ASN")]
-    pub asn: Option<String>,
-    /// Page URL
-    #[arg(long, value_name = "URL")]
-    pub url: Option<String>,
-    /// iOS bundle id
-    #[arg(long, value_name = "ID")]
-    pub bundle_id: Option<String>,
-    /// Android package name
-    #[arg(long, value_name = "NAME")]
-    pub package_name: Option<String>,
-    /// Origin of the page
-    #[arg(long, value_name = "ORIGIN")]
-    pub origin: Option<String>,
-    /// Environment id (repeatable)
-    #[arg(long, value_name = "ID")]
-    pub environment: Vec<String>,
-    /// Event source (repeatable)
-    #[arg(long, value_name = "SOURCE", value_parser = open_enum(known::SOURCE))]
-    pub source: Vec<String>,
-    /// Client SDK version
-    #[arg(long, value_name = "VERSION")]
-    pub sdk_version: Option<String>,
-    /// Client SDK platform
-    #[arg(long, value_name = "PLATFORM", value_parser = open_enum(known::SDK_PLATFORM))]
-    pub sdk_platform: Option<String>,
-    /// Proximity id
-    #[arg(long, value_name = "ID")]
-    pub proximity_id: Option<String>,
-    /// Minimum suspect score
-    #[arg(long, value_name = "SCORE")]
-    pub min_suspect_score: Option<f64>,
-    /// VPN detected (or not)
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
-    pub vpn: Option<bool>,
-    /// VPN detection confidence
-    #[arg(long, value_name = "LEVEL", value_parser = open_enum(known::CONFIDENCE))]
-    pub vpn_confidence: Option<String>,
-    /// Proxy detected (or not)
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
-    pub proxy: Option<bool>,
-    /// Tor exit node (or not)
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
-    pub tor_node: Option<bool>,
-    /// Incognito mode (or not)
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
-    pub incognito: Option<bool>,
-    /// Browser tampering (or not)
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
-    pub tampering: Option<bool>,
-    /// Anti-detect browser (or not)
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
-    pub anti_detect_browser: Option<bool>,
-    /// Privacy-focused settings (or not)
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
-    pub privacy_settings: Option<bool>,
-    /// Virtual machine (or not)
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
-    pub virtual_machine: Option<bool>,
-    /// Developer tools open (or not)
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
-    pub developer_tools: Option<bool>,
-    /// Location spoofing (or not)
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
-    pub location_spoofing: Option<bool>,
-    /// Man-in-the-middle attack (or not)
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
-    pub mitm_attack: Option<bool>,
-    /// Rare device (or not)
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
-    pub rare_device: Option<bool>,
-    /// Rarity bucket
-    #[arg(long, value_name = "BUCKET", value_parser = open_enum(known::RARE_DEVICE_PERCENTILE_BUCKET))]
-    pub rare_device_percentile_bucket: Option<String>,
-    /// Jailbroken iOS device (or not)
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
-    pub jailbroken: Option<bool>,
-    /// Frida instrumentation (or not)
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
-    pub frida: Option<bool>,
-    /// Recent factory reset (or not)
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
-    pub factory_reset: Option<bool>,
-    /// Cloned Android app (or not)
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
-    pub cloned_app: Option<bool>,
-    /// Android emulator (or not)
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
-    pub emulator: Option<bool>,
-    /// iOS simulator (or not)
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
-    pub simulator: Option<bool>,
-    /// Rooting apps on Android (or not)
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
-    pub root_apps: Option<bool>,
-    /// Call in progress (or not)
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
-    pub active_call: Option<bool>,
-    /// Identification status
-    #[arg(long, value_name = "STATUS", value_parser = open_enum(known::INCREMENTAL_IDENTIFICATION_STATUS))]
-    pub incremental_identification_status: Option<String>,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -855,42 +580,48 @@ mod tests {
     }
 
     #[test]
-    fn enum_filters_offer_their_values_and_take_any_other() {
-        use clap::builder::TypedValueParser;
-        let parser = open_enum(known::BOT);
-        let offered: Vec<String> = parser
-            .possible_values()
-            .into_iter()
-            .flatten()
-            .map(|v| v.get_name().to_owned())
-            .collect();
-        assert_eq!(offered, ["all", "good", "bad", "none"]);
-        let search = |args: &[&str]| {
-            Cli::try_parse_from(["fingerprint", "events", "search"].iter().chain(args)).map(|cli| {
-                match cli.command {
-                    Command::Events(events) => match *events {
-                        EventsCommand::Search(search) => search.query.filters,
-                        other => panic!("{other:?}"),
-                    },
+    fn search_commands_take_the_search_parameters() {
+        use fingerprint_server_sdk::search::{self, Role};
+        let filter = search::PARAMETERS
+            .iter()
+            .find(|p| p.role == Role::Filter && p.values().len() > 1)
+            .unwrap_or_else(|| panic!("an enum filter"));
+        let flag = crate::params::flag(filter.name);
+        let value = filter.values()[1];
+        let given = |args: &[&str]| {
+            Cli::try_parse_from(["fingerprint"].iter().chain(args)).map(|cli| match cli.command {
+                Command::Events(events) => match *events {
+                    EventsCommand::Search(search) => search.query.values,
+                    EventsCommand::Export(export) => export.query.values,
+                    EventsCommand::Tail(tail) => tail.follow.filters.values,
                     other => panic!("{other:?}"),
-                }
+                },
+                Command::Webhook(WebhookCommand::Listen(listen)) => listen.follow.filters.values,
+                other => panic!("{other:?}"),
             })
         };
-        let filters = search(&["--bot", "bad"]).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(filters.bot.as_deref(), Some("bad"));
-        // Newer than this CLI: sent as typed.
-        let filters = search(&[
-            "--bot",
-            "some_new_kind",
-            "--source",
-            "edge",
-            "--source",
-            "web",
-        ])
-        .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(filters.bot.as_deref(), Some("some_new_kind"));
-        assert_eq!(filters.source, ["edge", "web"]);
-        assert!(search(&["--bot", " "]).is_err(), "empty text is refused");
+        for command in [
+            &["events", "search"][..],
+            &["events", "export", "--out", "f"],
+            &["events", "tail"],
+            &[
+                "webhook",
+                "listen",
+                "--forward-to",
+                "http://h/",
+                "--secret",
+                "s",
+            ],
+        ] {
+            let mut args = command.to_vec();
+            args.extend([flag.as_str(), value]);
+            let values = given(&args).unwrap_or_else(|e| panic!("{command:?}: {e}"));
+            assert_eq!(
+                values.get(filter.name),
+                Some(&vec![value.to_owned()]),
+                "{command:?}"
+            );
+        }
     }
 
     #[test]

@@ -2,9 +2,9 @@
 //! `webhook listen`: poll oldest first from the last event seen, and hand
 //! out each event once, in order.
 //!
-//! Each poll searches with `start` at the cursor (the newest timestamp
-//! handed out so far) and `reverse` (oldest first), following the pages to
-//! the end. `start` includes its own millisecond, so a poll sees again the
+//! Each poll searches from the cursor (the newest timestamp handed out so
+//! far), oldest first, following the pages to the end. The window's start
+//! includes its own millisecond, so a poll sees again the
 //! events of the cursor's millisecond; the ids handed out at that
 //! millisecond are kept to skip them, while an event that arrived since,
 //! with that same timestamp, is new. Requests go out at most once a
@@ -15,14 +15,16 @@
 use std::collections::{HashSet, VecDeque};
 use std::time::Duration;
 
+use fingerprint_server_sdk::search::Role;
 use fingerprint_server_sdk::{Error, PageStream};
 use serde_json::Value;
 
-use crate::args::{Filters, FollowArgs};
+use crate::args::FollowArgs;
 use crate::clock::{Clock, human};
 use crate::connect::Connection;
 use crate::failure::{Failure, Result};
-use crate::search::{apply_filters, next_page_key, page_events};
+use crate::params::{self, Values};
+use crate::search::{ResolvedSearch, apply, next_page_key, page_events};
 use crate::timespec;
 
 /// The least time between two searches: one a second at most, a fifth of
@@ -31,8 +33,6 @@ use crate::timespec;
 pub const MIN_GAP: Duration = Duration::from_secs(1);
 /// The longest pause after failed searches.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
-/// Events per search page: the API's most.
-const PAGE_SIZE: i32 = 100;
 
 /// The boundary between the events handed out and those to come.
 #[derive(Clone, Debug)]
@@ -105,7 +105,11 @@ pub fn backoff(
 /// New events, one at a time, for as long as the caller asks.
 pub struct Follower<'a> {
     conn: &'a Connection,
-    filters: Filters,
+    /// What every poll sends besides the window's start: the filters (times
+    /// resolved), oldest first, the largest pages.
+    sent: Values,
+    /// The wire name of the window's start.
+    from_name: &'static str,
     cursor: Cursor,
     interval: Duration,
     clock: Clock,
@@ -130,9 +134,25 @@ impl<'a> Follower<'a> {
             }
             None => now,
         };
+        let needed = |role| {
+            params::role_name(role).ok_or_else(|| {
+                Failure::invalid(format!(
+                    "this version's search has no {role:?} parameter: it cannot follow new events"
+                ))
+            })
+        };
+        let from_name = needed(Role::Start)?;
+        let mut sent = ResolvedSearch::resolve(&args.filters.values, now, false)?.sent;
+        sent.insert(needed(Role::Reverse)?.to_owned(), vec!["true".to_owned()]);
+        if let Some((page_size, largest)) = params::largest_page() {
+            sent.insert(page_size.to_owned(), vec![largest.to_string()]);
+        }
+        // A value the SDK refuses ends the command before the first poll.
+        apply(&sent, conn.client.search_events())?;
         Ok(Self {
             conn,
-            filters: args.filters.clone(),
+            sent,
+            from_name,
             cursor: Cursor::new(since),
             interval: args.interval,
             clock,
@@ -156,16 +176,10 @@ impl<'a> Follower<'a> {
                 return Ok(event);
             }
             self.pause().await;
-            let client = &self.conn.client;
-            let cursor = self.cursor.start_ms();
-            let filters = &self.filters;
-            let pages = self.pages.get_or_insert_with(|| {
-                apply_filters(filters, client.search_events())
-                    .start(cursor)
-                    .reverse(true)
-                    .limit(PAGE_SIZE)
-                    .into_json_page_stream()
-            });
+            let mut pages = match self.pages.take() {
+                Some(pages) => pages,
+                None => self.poll()?,
+            };
             self.last_request_ms = Some(self.clock.now_ms());
             match pages.next().await {
                 Some(Ok(page)) => {
@@ -173,20 +187,18 @@ impl<'a> Follower<'a> {
                     self.take(&page);
                     if next_page_key(&page).is_none() {
                         // Caught up: the next poll after the interval.
-                        self.pages = None;
                         self.next_gap = self.interval;
                     } else {
+                        self.pages = Some(pages);
                         self.next_gap = MIN_GAP;
                     }
                 }
                 // The stream ends after its last page, which is dropped
                 // above; should it end otherwise, poll again.
                 None => {
-                    self.pages = None;
                     self.next_gap = self.interval;
                 }
                 Some(Err(error)) => {
-                    self.pages = None;
                     self.failures += 1;
                     let failure = self.conn.failure("search events", &error);
                     let Some(wait) = after_failure(&error, self.failures) else {
@@ -198,6 +210,14 @@ impl<'a> Follower<'a> {
                 }
             }
         }
+    }
+
+    /// The pages of a poll from the cursor.
+    fn poll(&self) -> Result<PageStream<'a, Value>> {
+        let mut values = self.sent.clone();
+        let from = self.cursor.start_ms().to_string();
+        values.insert(self.from_name.to_owned(), vec![from]);
+        Ok(apply(&values, self.conn.client.search_events())?.into_json_page_stream())
     }
 
     /// Waits until `next_gap` has passed since the last search.

@@ -21,6 +21,7 @@ mod journal;
 mod listen;
 mod output;
 mod pace;
+mod params;
 mod progress;
 mod search;
 mod serve;

@@ -3,29 +3,29 @@
 
 use std::io::{self, BufWriter, IsTerminal};
 
+use fingerprint_server_sdk::Error;
 use fingerprint_server_sdk::builder::SearchEvents;
-use fingerprint_server_sdk::types;
-use serde::{Deserialize, Serialize};
+use fingerprint_server_sdk::search::{self, Kind, Role};
 use serde_json::Value;
 
-use crate::args::{Filters, Format, Query, SearchArgs};
+use crate::args::{Format, SearchArgs};
 use crate::connect::Connection;
 use crate::failure::{Failure, Result};
 use crate::output::{EventWriter, parse_fields, stdout_width};
+use crate::params::{self, Values};
 use crate::progress::Progress;
 use crate::timespec;
 
 /// How far back the API looks when no start is given.
 pub const DEFAULT_WINDOW_MS: i64 = 7 * 24 * 60 * 60 * 1000;
 
-/// The search with its times resolved to Unix milliseconds, as sent.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// A search as given and as sent.
+#[derive(Clone, Debug, PartialEq)]
 pub struct ResolvedSearch {
-    /// The search as given (times as typed, e.g. `7d`).
-    #[serde(rename = "filters")]
-    pub query: Query,
-    pub start_ms: Option<i64>,
-    pub end_ms: Option<i64>,
+    /// The parameters as given (times as typed, e.g. `7d`).
+    pub given: Values,
+    /// The parameters to send: every time in Unix milliseconds.
+    pub sent: Values,
 }
 
 impl ResolvedSearch {
@@ -33,129 +33,75 @@ impl ResolvedSearch {
     /// start or end becomes the API's default (7 days ago, now) fixed at
     /// this moment, so that repeating the search later (a resumed export)
     /// covers the same events.
-    pub fn resolve(query: &Query, now_ms: i64, pin_window: bool) -> Result<Self> {
-        let time = |flag: &str, text: &Option<String>| -> Result<Option<i64>> {
-            text.as_deref()
-                .map(|t| {
-                    timespec::resolve(t, now_ms).map_err(|e| Failure::usage(format!("{flag}: {e}")))
-                })
-                .transpose()
-        };
-        let mut start_ms = time("--start", &query.window.start)?;
-        let mut end_ms = time("--end", &query.window.end)?;
-        if pin_window {
-            end_ms = end_ms.or(Some(now_ms));
-            start_ms = start_ms.or(Some(now_ms - DEFAULT_WINDOW_MS));
+    pub fn resolve(given: &Values, now_ms: i64, pin_window: bool) -> Result<Self> {
+        let mut sent = given.clone();
+        for (name, values) in &mut sent {
+            let is_time = search::parameter(name).is_some_and(|p| p.kind == Kind::Time);
+            if !is_time {
+                continue;
+            }
+            for value in values {
+                let ms = timespec::resolve(value, now_ms)
+                    .map_err(|e| Failure::usage(format!("{}: {e}", params::flag(name))))?;
+                *value = ms.to_string();
+            }
         }
-        if let (Some(start), Some(end)) = (start_ms, end_ms)
-            && start > end
+        if pin_window {
+            for (role, default) in [
+                (Role::Start, now_ms - DEFAULT_WINDOW_MS),
+                (Role::End, now_ms),
+            ] {
+                if let Some(name) = params::role_name(role) {
+                    sent.entry(name.to_owned())
+                        .or_insert_with(|| vec![default.to_string()]);
+                }
+            }
+        }
+        let time = |role| {
+            let name = params::role_name(role)?;
+            let ms = sent.get(name)?.first()?.parse::<i64>().ok()?;
+            Some((name, ms))
+        };
+        if let (Some((from_name, from)), Some((to_name, to))) = (time(Role::Start), time(Role::End))
+            && from > to
         {
-            return Err(Failure::usage("--start is after --end"));
+            return Err(Failure::usage(format!(
+                "{} is after {}",
+                params::flag(from_name),
+                params::flag(to_name)
+            )));
         }
         Ok(Self {
-            query: query.clone(),
-            start_ms,
-            end_ms,
+            given: given.clone(),
+            sent,
         })
-    }
-
-    /// Sets the window, the order and every given filter on the request.
-    pub fn apply<'a>(&self, search: SearchEvents<'a>) -> SearchEvents<'a> {
-        let mut search = apply_filters(&self.query.filters, search);
-        if self.query.window.reverse {
-            search = search.reverse(true);
-        }
-        if let Some(start) = self.start_ms {
-            search = search.start(start);
-        }
-        if let Some(end) = self.end_ms {
-            search = search.end(end);
-        }
-        search
     }
 }
 
-/// Sets every filter given on the command line on the request (the window,
-/// order and paging are the caller's).
-pub fn apply_filters<'a>(f: &Filters, mut search: SearchEvents<'a>) -> SearchEvents<'a> {
-    // Filters whose flag value is the parameter's value.
-    macro_rules! plain {
-        ($($name:ident),* $(,)?) => {
-            $(if let Some(value) = &f.$name {
-                search = search.$name(value.clone());
-            })*
-        };
+/// Sets every value on the request, one `with_parameter` call each (a
+/// repeated parameter gains one value per call). A value the SDK refuses is
+/// a usage error naming its flag.
+pub fn apply<'a>(values: &Values, mut search: SearchEvents<'a>) -> Result<SearchEvents<'a>> {
+    for (name, list) in values {
+        for value in list {
+            search = search
+                .with_parameter(name, value)
+                .map_err(|e| refused(name, &e))?;
+        }
     }
-    plain!(
-        visitor_id,
-        high_recall_id,
-        linked_id,
-        suspect,
-        ip_address,
-        asn,
-        url,
-        bundle_id,
-        package_name,
-        origin,
-        sdk_version,
-        proximity_id,
-        min_suspect_score,
-        vpn,
-        proxy,
-        tor_node,
-        incognito,
-        tampering,
-        anti_detect_browser,
-        privacy_settings,
-        virtual_machine,
-        developer_tools,
-        location_spoofing,
-        mitm_attack,
-        rare_device,
-        jailbroken,
-        frida,
-        factory_reset,
-        cloned_app,
-        emulator,
-        simulator,
-        root_apps,
-        active_call,
-    );
-    // The enums are open: every text is accepted (a value this SDK does
-    // not know is sent as typed; the API says whether it is valid).
-    macro_rules! open_enum {
-        ($($name:ident: $ty:ty),* $(,)?) => {
-            $(if let Some(value) = &f.$name {
-                search = search.$name(<$ty>::from(value.as_str()));
-            })*
-        };
-    }
-    open_enum!(
-        bot: types::SearchEventsBot,
-        bot_info: types::SearchEventsBotInfo,
-        vpn_confidence: types::SearchEventsVpnConfidence,
-        rare_device_percentile_bucket: types::SearchEventsRareDevicePercentileBucket,
-        sdk_platform: types::SearchEventsSdkPlatform,
-        incremental_identification_status: types::SearchEventsIncrementalIdentificationStatus,
-    );
-    macro_rules! list {
-        ($($name:ident: $ty:ty),* $(,)?) => {
-            $(if !f.$name.is_empty() {
-                let values: Vec<$ty> = f.$name.iter().map(|v| <$ty>::from(v.as_str())).collect();
-                search = search.$name(values);
-            })*
-        };
-    }
-    list!(
-        bot_info_category: types::BotInfoCategory,
-        bot_info_identity: types::BotInfoIdentity,
-        bot_info_confidence: types::BotInfoConfidence,
-        bot_info_provider: String,
-        bot_info_name: String,
-        environment: String,
-        source: types::SearchEventsSourceItem,
-    );
-    search
+    Ok(search)
+}
+
+fn refused(name: &str, error: &Error) -> Failure {
+    let reason = match error {
+        // The SDK names the parameter; the user knows the flag.
+        Error::InvalidRequest { message, .. } => message
+            .strip_prefix(&format!("{name}: "))
+            .unwrap_or(message)
+            .to_owned(),
+        other => other.to_string(),
+    };
+    Failure::usage(format!("{}: {reason}", params::flag(name)))
 }
 
 /// `events search`.
@@ -164,18 +110,14 @@ pub async fn run(conn: &Connection, args: SearchArgs) -> Result<()> {
     let terminal = io::stdout().is_terminal();
     let format = output_format(args.format, terminal, !fields.is_empty())?;
     let now = chrono::Utc::now().timestamp_millis();
-    let resolved = ResolvedSearch::resolve(&args.query, now, false)?;
+    let mut sent = ResolvedSearch::resolve(&args.query.values, now, false)?.sent;
     let follow = args.all || args.max.is_some();
-    let mut search = resolved.apply(conn.client.search_events());
-    if let Some(limit) = args.limit.or(follow.then_some(100)) {
-        search = search.limit(limit);
+    if follow && let Some((page_size, largest)) = params::largest_page() {
+        // Fewer requests for the same events.
+        sent.entry(page_size.to_owned())
+            .or_insert_with(|| vec![largest.to_string()]);
     }
-    if let Some(key) = &args.pagination_key {
-        search = search.pagination_key(key.clone());
-    }
-    if let Some(total) = args.total_hits {
-        search = search.total_hits(total);
-    }
+    let search = apply(&sent, conn.client.search_events())?;
 
     let stdout = io::stdout().lock();
     let mut out = EventWriter::new(BufWriter::with_capacity(64 * 1024, stdout), format, fields)
@@ -228,7 +170,13 @@ pub async fn run(conn: &Connection, args: SearchArgs) -> Result<()> {
     if cut_short {
         note!("more events: raise --max, or use --all");
     } else if let Some(key) = next_key {
-        note!("more events: --all for every page, or --pagination-key {key} for the next one");
+        match params::role_name(Role::PaginationKey) {
+            Some(name) => note!(
+                "more events: --all for every page, or {} {key} for the next one",
+                params::flag(name)
+            ),
+            None => note!("more events: --all for every page"),
+        }
     }
     Ok(())
 }
@@ -305,32 +253,84 @@ mod tests {
         assert!(output_format(Some(Format::Table), true, true).is_err());
     }
 
+    fn name(role: Role) -> &'static str {
+        params::role_name(role).unwrap_or_else(|| panic!("the search has no {role:?}"))
+    }
+
+    /// The first value of the parameter playing `role`, as sent.
+    fn sent_ms(resolved: &ResolvedSearch, role: Role) -> Option<i64> {
+        resolved.sent.get(name(role))?.first()?.parse().ok()
+    }
+
     #[test]
     fn export_windows_are_pinned() {
-        let filters = Query::default();
-        let loose = ResolvedSearch::resolve(&filters, NOW, false).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!((loose.start_ms, loose.end_ms), (None, None));
-        let pinned = ResolvedSearch::resolve(&filters, NOW, true).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(pinned.start_ms, Some(NOW - DEFAULT_WINDOW_MS));
-        assert_eq!(pinned.end_ms, Some(NOW));
+        let none = Values::new();
+        let loose = ResolvedSearch::resolve(&none, NOW, false).unwrap_or_else(|e| panic!("{e}"));
+        assert!(loose.sent.is_empty());
+        let pinned = ResolvedSearch::resolve(&none, NOW, true).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(sent_ms(&pinned, Role::Start), Some(NOW - DEFAULT_WINDOW_MS));
+        assert_eq!(sent_ms(&pinned, Role::End), Some(NOW));
+        assert!(pinned.given.is_empty());
     }
 
     #[test]
     fn relative_times_resolve_once() {
-        let window = |start: &str, end: &str| Query {
-            window: crate::args::Window {
-                start: Some(start.into()),
-                end: Some(end.into()),
-                reverse: false,
-            },
-            ..Query::default()
+        let window = |from: &str, to: &str| -> Values {
+            [
+                (name(Role::Start).to_owned(), vec![from.to_owned()]),
+                (name(Role::End).to_owned(), vec![to.to_owned()]),
+            ]
+            .into()
         };
-        let filters = window("2h", "1h");
-        let resolved =
-            ResolvedSearch::resolve(&filters, NOW, true).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(resolved.start_ms, Some(NOW - 2 * 3_600_000));
-        assert_eq!(resolved.end_ms, Some(NOW - 3_600_000));
+        let given = window("2h", "1h");
+        let resolved = ResolvedSearch::resolve(&given, NOW, true).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(sent_ms(&resolved, Role::Start), Some(NOW - 2 * 3_600_000));
+        assert_eq!(sent_ms(&resolved, Role::End), Some(NOW - 3_600_000));
+        assert_eq!(resolved.given, given, "kept as typed");
         let backwards = window("1h", "2h");
-        assert!(ResolvedSearch::resolve(&backwards, NOW, false).is_err());
+        let refused = ResolvedSearch::resolve(&backwards, NOW, false)
+            .err()
+            .map(|f| f.message);
+        assert_eq!(
+            refused,
+            Some(format!(
+                "{} is after {}",
+                params::flag(name(Role::Start)),
+                params::flag(name(Role::End))
+            ))
+        );
+    }
+
+    #[test]
+    fn values_the_sdk_refuses_name_their_flag() {
+        let client = fingerprint_server_sdk::Client::builder("k")
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let number = search::PARAMETERS
+            .iter()
+            .find(|p| p.kind == Kind::Number)
+            .unwrap_or_else(|| panic!("a number parameter"));
+        let values: Values = [(number.name.to_owned(), vec!["many".to_owned()])].into();
+        let failure = apply(&values, client.search_events())
+            .err()
+            .unwrap_or_else(|| panic!("\"many\" is not a number"));
+        assert_eq!(failure.code, crate::failure::exit::USAGE);
+        assert!(
+            failure
+                .message
+                .starts_with(&format!("{}: ", params::flag(number.name))),
+            "{}",
+            failure.message
+        );
+        assert!(failure.message.contains("many"), "{}", failure.message);
+        let unknown: Values = [("no_such".to_owned(), vec!["1".to_owned()])].into();
+        assert!(apply(&unknown, client.search_events()).is_err());
+        // Repeated parameters take one call per value.
+        let repeated = search::PARAMETERS
+            .iter()
+            .find(|p| p.repeated && p.kind == Kind::String)
+            .unwrap_or_else(|| panic!("a repeated text parameter"));
+        let two: Values = [(repeated.name.to_owned(), vec!["a".into(), "b".into()])].into();
+        assert!(apply(&two, client.search_events()).is_ok());
     }
 }

@@ -1,5 +1,5 @@
-//! Times for `--start` and `--end`: RFC 3339, Unix milliseconds, a date, or
-//! a span back from now (`7d`, `12h`, `30m`).
+//! Times for the search's window (and any time parameter): RFC 3339, Unix
+//! milliseconds, a date, or a span back from now (`7d`, `12h`, `30m`).
 
 use chrono::{DateTime, NaiveDate, Utc};
 
