@@ -17,7 +17,8 @@ use crate::types;
 #[non_exhaustive]
 pub enum Error {
     /// The client could not be built: missing or malformed key, unknown
-    /// region, bad base URL, or an HTTP client setting that was refused.
+    /// region, bad base URL, or an HTTP client setting that was refused; or
+    /// the blocking client was called inside an async runtime.
     #[non_exhaustive]
     Config {
         /// What is wrong and what to change.
