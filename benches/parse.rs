@@ -4,6 +4,10 @@
 //! at the end.
 //!
 //! `cargo bench --bench parse`
+//!
+//! `-- --only event|value|three_fields --iterations N` parses N times with
+//! nothing else (no criterion), for instruction counts under callgrind:
+//! (count at N2 - count at N1) / (N2 - N1) is one parse.
 
 mod common;
 
@@ -38,8 +42,43 @@ fn bench_parse(c: &mut Criterion, json: &[u8]) {
     group.finish();
 }
 
+/// `--only KIND --iterations N`: N parses of one kind, nothing else.
+fn only(json: &[u8]) -> bool {
+    let args: Vec<String> = std::env::args().collect();
+    let value = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let Some(kind) = value("--only") else {
+        return false;
+    };
+    let n: usize = value("--iterations")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    for _ in 0..n {
+        match kind.as_str() {
+            "event" => drop(black_box(
+                serde_json::from_slice::<types::Event>(black_box(json)).unwrap(),
+            )),
+            "value" => drop(black_box(
+                serde_json::from_slice::<serde_json::Value>(black_box(json)).unwrap(),
+            )),
+            "three_fields" => drop(black_box(
+                serde_json::from_slice::<ThreeFields>(black_box(json)).unwrap(),
+            )),
+            other => panic!("--only event|value|three_fields, not {other}"),
+        }
+    }
+    true
+}
+
 fn main() {
     let json = common::fixture();
+    if only(&json) {
+        return;
+    }
     // The fixture must really be a full event: fail loudly rather than time
     // an error path.
     let event: types::Event = serde_json::from_slice(&json).expect("fixture parses as Event");

@@ -930,3 +930,67 @@ fn whole_numbers_in_float_fields_come_back_with_a_decimal_point() {
         r#"{"left":8.0,"width":12.34}"#
     );
 }
+
+/// The rule action is read in one pass by its `type`: wherever `type` comes
+/// in the object, the variant it names is built; a property of the other
+/// variant is kept in `unknown_fields`; a known type without `ruleset_id`
+/// is kept whole; everything comes back out as it went in.
+#[test]
+fn rule_action_is_read_by_its_type_wherever_it_comes() {
+    let late_tag = json!({
+        "ruleset_id": "rs_1",
+        "status_code": 429,
+        "body": "slow down",
+        "rule_id": "r_2",
+        "type": "block"
+    });
+    let block: types::EventRuleAction = serde_json::from_value(late_tag.clone()).expect("reads");
+    match &block {
+        types::EventRuleAction::Variant1 {
+            status_code,
+            body,
+            rule_id,
+            unknown_fields,
+            ..
+        } => {
+            assert_eq!(
+                (*status_code, body.as_deref()),
+                (Some(429), Some("slow down"))
+            );
+            assert_eq!(rule_id.as_deref(), Some("r_2"));
+            assert!(unknown_fields.is_empty());
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(serde_json::to_value(&block).expect("writes"), late_tag);
+
+    let allow_with_stray =
+        json!({"type": "allow", "ruleset_id": "rs_1", "status_code": 403, "future": [1]});
+    let allow: types::EventRuleAction =
+        serde_json::from_value(allow_with_stray.clone()).expect("reads");
+    match &allow {
+        types::EventRuleAction::Variant0 { unknown_fields, .. } => {
+            assert_eq!(unknown_fields.get("status_code"), Some(&json!(403)));
+            assert_eq!(unknown_fields.get("future"), Some(&json!([1])));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        serde_json::to_value(&allow).expect("writes"),
+        allow_with_stray
+    );
+
+    let no_ruleset = json!({"type": "block", "status_code": 403, "extra": true});
+    let kept: types::EventRuleAction = serde_json::from_value(no_ruleset.clone()).expect("reads");
+    assert!(
+        matches!(&kept, types::EventRuleAction::Unrecognized(v) if *v == no_ruleset),
+        "{kept:?}"
+    );
+
+    // A known property of the wrong type is a decode error, as anywhere.
+    let wrong = json!({"type": "block", "ruleset_id": "rs_1", "status_code": "403"});
+    assert!(serde_json::from_value::<types::EventRuleAction>(wrong).is_err());
+    // So is a repeated property.
+    let twice = r#"{"type": "allow", "type": "block", "ruleset_id": "rs_1"}"#;
+    assert!(serde_json::from_str::<types::EventRuleAction>(twice).is_err());
+}

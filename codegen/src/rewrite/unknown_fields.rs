@@ -250,10 +250,14 @@ fn one_value_enums(types: &[Item]) -> Result<BTreeMap<String, String>> {
     Ok(out)
 }
 
-/// A union of objects read by its discriminator: the JSON is read once,
-/// its `property` picks the variant, and anything else (no or an unknown
-/// tag, or a known tag with a shape that does not fit) is kept whole in the
-/// catch-all variant.
+/// A union of objects read by its discriminator, in one pass: every
+/// property of every variant has a typed slot, the discriminator is read
+/// wherever it comes in the object, and the variant it names is built from
+/// the slots (properties of other variants go to its `unknown_fields`). No
+/// tag, an unknown tag, or a known tag without that variant's required
+/// properties: the whole object is kept in the catch-all variant. A value
+/// of the wrong type for a known property is a decode error, as it is for
+/// any other model.
 fn by_discriminator(
     e: &mut ItemEnum,
     property: &str,
@@ -266,18 +270,28 @@ fn by_discriminator(
         .find(|v| matches!(v.fields, Fields::Unnamed(_)))
         .map(|v| v.ident.clone())
         .ok_or_else(|| Error::new(format!("union {name} has no catch-all variant")))?;
-    let mut tagged = Vec::new();
-    let mut visitors = Vec::new();
-    for (i, variant) in e.variants.iter_mut().enumerate() {
+    // Every property but the discriminator, once, with its type.
+    let mut slots: Vec<(String, syn::Type)> = Vec::new();
+    struct Variant {
+        ident: syn::Ident,
+        tag: String,
+        tag_field: syn::Ident,
+        tag_type: syn::Type,
+        fields: Vec<Spec>,
+    }
+    let mut variants = Vec::new();
+    for variant in e.variants.iter_mut() {
         let Fields::Named(named) = &mut variant.fields else {
             continue;
         };
         let owner = format!("{name}::{}", variant.ident);
-        let fields = specs(named, &owner)?;
-        let tag = fields
+        let mut fields = specs(named, &owner)?;
+        let position = fields
             .iter()
-            .find(|f| f.wire == property)
-            .and_then(|f| type_name(&f.ty))
+            .position(|f| f.wire == property)
+            .ok_or_else(|| Error::new(format!("{owner} has no `{property}`")))?;
+        let tag_spec = fields.remove(position);
+        let tag = type_name(&tag_spec.ty)
             .and_then(|t| tags.get(&t))
             .ok_or_else(|| {
                 Error::new(format!(
@@ -285,65 +299,186 @@ fn by_discriminator(
                 ))
             })?
             .clone();
+        for field in &fields {
+            match slots.iter().find(|(wire, _)| *wire == field.wire) {
+                Some((_, ty)) if *ty != field.ty => {
+                    return Err(Error::new(format!(
+                        "{name}: the variants disagree on the type of `{}`",
+                        field.wire
+                    )));
+                }
+                Some(_) => {}
+                None => slots.push((field.wire.clone(), field.ty.clone())),
+            }
+        }
         add_field(named, true);
-        let visitor = format_ident!("Variant{i}Visitor");
-        let variant_ident = &variant.ident;
-        let body = map_visitor(
-            &visitor,
-            &owner,
-            &quote!(#name),
-            &quote!(#name::#variant_ident),
-            &fields,
-        );
-        // Each visitor has its own key type: a module per variant.
-        let module = format_ident!("variant_{}", i);
-        visitors.push(quote! {
-            pub(super) mod #module {
-                use super::*;
-                #body
-                pub(in super::super) fn read(value: &::serde_json::Value) -> ::std::result::Result<#name, ::serde_json::Error> {
-                    ::serde::Deserializer::deserialize_map(value, #visitor)
+        variants.push(Variant {
+            ident: variant.ident.clone(),
+            tag,
+            tag_field: tag_spec.ident,
+            tag_type: tag_spec.ty,
+            fields,
+        });
+    }
+    remove_derive(&mut e.attrs, "Deserialize");
+
+    let unknown = format_ident!("{}", FIELD);
+    let keys: Vec<syn::Ident> = (0..slots.len()).map(|i| format_ident!("F{i}")).collect();
+    let slot_idents: Vec<syn::Ident> = (0..slots.len()).map(|i| format_ident!("f{i}")).collect();
+    let wires: Vec<&String> = slots.iter().map(|(w, _)| w).collect();
+    let types: Vec<&syn::Type> = slots.iter().map(|(_, t)| t).collect();
+    let slot_of = |wire: &str| {
+        slots
+            .iter()
+            .position(|(w, _)| w == wire)
+            .map(|i| slot_idents[i].clone())
+    };
+    let mut builds = Vec::new();
+    for (index, variant) in variants.iter().enumerate() {
+        let required: Vec<(syn::Ident, &Spec)> = variant
+            .fields
+            .iter()
+            .filter(|f| !f.optional)
+            .filter_map(|f| Some((slot_of(&f.wire)?, f)))
+            .collect();
+        let taken: Vec<syn::Ident> = (0..required.len()).map(|i| format_ident!("r{i}")).collect();
+        let required_slots: Vec<&syn::Ident> = required.iter().map(|(s, _)| s).collect();
+        let inits = variant.fields.iter().filter_map(|f| {
+            let ident = &f.ident;
+            let slot = slot_of(&f.wire)?;
+            Some(match required.iter().position(|(s, _)| *s == slot) {
+                Some(i) => {
+                    let r = &taken[i];
+                    quote!(#ident: #r)
+                }
+                None => quote!(#ident: #slot.take().unwrap_or_default()),
+            })
+        });
+        let own: BTreeSet<&str> = variant.fields.iter().map(|f| f.wire.as_str()).collect();
+        let others = slots
+            .iter()
+            .zip(&slot_idents)
+            .filter(|((wire, _), _)| !own.contains(wire.as_str()))
+            .map(|((wire, _), slot)| {
+                quote! {
+                    if let Some(value) = #slot.take() {
+                        #unknown.insert(#wire.to_owned(), ::serde_json::to_value(value).map_err(::serde::de::Error::custom)?);
+                    }
+                }
+            });
+        let (variant_ident, tag_field, tag_type) =
+            (&variant.ident, &variant.tag_field, &variant.tag_type);
+        let puts_back = required_slots
+            .iter()
+            .zip(&taken)
+            .map(|(slot, r)| quote!(#slot = #r;));
+        builds.push(quote! {
+            #index => {
+                let tag_value = tag.take().unwrap_or(::serde_json::Value::Null);
+                let parsed = <#tag_type as ::serde::Deserialize>::deserialize(&tag_value);
+                match (parsed, #(#required_slots.take()),*) {
+                    (Ok(tag_parsed), #(Some(#taken)),*) => {
+                        let mut #unknown = #unknown;
+                        #(#others)*
+                        return Ok(#name::#variant_ident { #tag_field: tag_parsed, #(#inits,)* #unknown });
+                    }
+                    (_, #(#taken),*) => {
+                        #(#puts_back)*
+                        tag = Some(tag_value);
+                    }
                 }
             }
         });
-        tagged.push((tag, module));
     }
-    remove_derive(&mut e.attrs, "Deserialize");
-    let module = format_ident!("{}_by_discriminator", to_snake(&name.to_string()));
-    let tags = tagged.iter().map(|(tag, _)| tag);
-    let indexes = 0..tagged.len();
-    let reads = tagged.iter().enumerate().map(|(i, (_, variant))| {
-        quote! {
-            #i => match #module::#variant::read(&value) {
-                Ok(read) => read,
-                Err(_) => Self::#catch_all(value),
-            },
-        }
-    });
+    let tag_values = variants.iter().map(|v| &v.tag);
+    let indexes = 0..variants.len();
+    let expecting = format!("a {name} object");
     Ok(quote! {
-        #[allow(non_snake_case)]
-        mod #module {
-            use super::*;
-            #(#visitors)*
-        }
         impl<'de> ::serde::Deserialize<'de> for #name {
             fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
-                let value = <::serde_json::Value as ::serde::Deserialize>::deserialize(deserializer)?;
-                let which = match value.get(#property).and_then(::serde_json::Value::as_str) {
-                    #(Some(#tags) => #indexes,)*
-                    _ => usize::MAX,
-                };
-                Ok(match which {
-                    #(#reads)*
-                    _ => Self::#catch_all(value),
-                })
+                #[allow(non_camel_case_types, clippy::enum_variant_names)]
+                enum Key { Tag, #(#keys,)* Other(::std::string::String) }
+                impl Key {
+                    fn of(name: &str) -> ::std::option::Option<Self> {
+                        match name {
+                            #property => Some(Key::Tag),
+                            #(#wires => Some(Key::#keys),)*
+                            _ => None,
+                        }
+                    }
+                }
+                struct KeyVisitor;
+                impl<'de> ::serde::de::Visitor<'de> for KeyVisitor {
+                    type Value = Key;
+                    fn expecting(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                        f.write_str("a property name")
+                    }
+                    fn visit_str<E: ::serde::de::Error>(self, name: &str) -> ::std::result::Result<Key, E> {
+                        Ok(Key::of(name).unwrap_or_else(|| Key::Other(name.to_owned())))
+                    }
+                    fn visit_string<E: ::serde::de::Error>(self, name: ::std::string::String) -> ::std::result::Result<Key, E> {
+                        Ok(Key::of(&name).unwrap_or(Key::Other(name)))
+                    }
+                }
+                impl<'de> ::serde::Deserialize<'de> for Key {
+                    fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
+                        deserializer.deserialize_identifier(KeyVisitor)
+                    }
+                }
+                struct Visitor;
+                impl<'de> ::serde::de::Visitor<'de> for Visitor {
+                    type Value = #name;
+                    fn expecting(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                        f.write_str(#expecting)
+                    }
+                    #[allow(unused_parens, clippy::let_unit_value)]
+                    fn visit_map<A: ::serde::de::MapAccess<'de>>(self, mut map: A) -> ::std::result::Result<#name, A::Error> {
+                        let mut tag: ::std::option::Option<::serde_json::Value> = None;
+                        #(let mut #slot_idents: ::std::option::Option<#types> = None;)*
+                        let mut #unknown = ::serde_json::Map::new();
+                        while let Some(key) = map.next_key::<Key>()? {
+                            match key {
+                                Key::Tag => {
+                                    if tag.is_some() {
+                                        return Err(::serde::de::Error::duplicate_field(#property));
+                                    }
+                                    tag = Some(map.next_value()?);
+                                }
+                                #(Key::#keys => {
+                                    if #slot_idents.is_some() {
+                                        return Err(::serde::de::Error::duplicate_field(#wires));
+                                    }
+                                    #slot_idents = Some(map.next_value()?);
+                                })*
+                                Key::Other(name) => {
+                                    let value: ::serde_json::Value = map.next_value()?;
+                                    #unknown.insert(name, value);
+                                }
+                            }
+                        }
+                        let which = match tag.as_ref().and_then(::serde_json::Value::as_str) {
+                            #(Some(#tag_values) => #indexes,)*
+                            _ => usize::MAX,
+                        };
+                        match which {
+                            #(#builds)*
+                            _ => {}
+                        }
+                        // Kept whole: what was read, as it came.
+                        let mut object = #unknown;
+                        if let Some(tag) = tag {
+                            object.insert(#property.to_owned(), tag);
+                        }
+                        #(if let Some(value) = #slot_idents {
+                            object.insert(#wires.to_owned(), ::serde_json::to_value(value).map_err(::serde::de::Error::custom)?);
+                        })*
+                        Ok(#name::#catch_all(::serde_json::Value::Object(object)))
+                    }
+                }
+                deserializer.deserialize_map(Visitor)
             }
         }
     })
-}
-
-fn to_snake(name: &str) -> String {
-    crate::operations::snake(name)
 }
 
 /// typify's model builders build the model with every field named:
