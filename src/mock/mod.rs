@@ -54,9 +54,11 @@
 //!
 //! # Search
 //!
-//! Every query parameter of `searchEvents` in the document has the meaning
-//! its reference description gives it. Where the description leaves a
-//! detail open, the fake decides as follows (each is tested):
+//! Every query parameter of `searchEvents` in the document (the SDK's table,
+//! [`search::PARAMETERS`](crate::search::PARAMETERS), which the fake reads for
+//! names, enum values and integer bounds) has the meaning its reference
+//! description gives it. Where the description leaves a detail open, the fake
+//! decides as follows (each is tested):
 //!
 //! - **Window and order.** Without `start` the search looks back 7 days,
 //!   without `end` up to now; both bounds are inclusive and take Unix
@@ -172,7 +174,6 @@ mod faults;
 mod handler;
 mod journal;
 mod operation;
-mod params;
 mod rulesets;
 mod samples;
 mod search;
