@@ -148,6 +148,16 @@
 //! [`FakeApi::queued_faults`] shows what is left, [`FakeApi::clear_faults`]
 //! drops it.
 //!
+//! The kinds: API errors ([`Fault::Status`], [`Fault::Api`],
+//! [`Fault::TooManyRequests`], [`Fault::StateNotReady`]), any answer at all
+//! ([`Fault::Raw`], e.g. a gateway's HTML page), a late answer
+//! ([`Fault::Delay`]; a long one is a server that stalls), a body cut short
+//! ([`Fault::Truncate`]), no answer ([`Fault::Close`], [`Fault::Reset`]).
+//! [`Fault::with_header`] and [`Fault::cut_after`] alter a fault's answer: a
+//! `Retry-After` date, a redirect, an error page cut short. The fake's timers
+//! (delays) are tokio's, so under a paused clock
+//! (`#[tokio::test(start_paused = true)]`) a long delay takes no real time.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use fingerprint_server_sdk::mock::{FakeApi, Fault, Operation};
