@@ -34,7 +34,9 @@ pub enum Fault {
     /// has not finished processing (the SDK retries it).
     StateNotReady,
     /// Exactly this answer: any status, content type and body, such as the
-    /// HTML page of a gateway in front of the API (see [`Fault::html`]).
+    /// HTML page of a gateway in front of the API (see [`Fault::html`]). The
+    /// body goes out as given, never gzipped (the fake's own answers are,
+    /// when the client asks).
     Raw {
         /// The HTTP status.
         status: u16,

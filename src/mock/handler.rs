@@ -22,6 +22,8 @@ pub(crate) struct Reply {
     /// Other headers.
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) body: Bytes,
+    /// Sent exactly as it is (a [`Fault::Raw`]): never gzipped.
+    pub(crate) verbatim: bool,
 }
 
 impl Reply {
@@ -31,6 +33,7 @@ impl Reply {
             content_type: Some("application/json".to_owned()),
             headers: Vec::new(),
             body: Bytes::from(body),
+            verbatim: false,
         }
     }
 
@@ -40,6 +43,7 @@ impl Reply {
             content_type: None,
             headers: Vec::new(),
             body: Bytes::new(),
+            verbatim: false,
         }
     }
 
@@ -282,6 +286,7 @@ fn effect_of(fault: Fault) -> Effect {
             content_type: (!content_type.is_empty()).then_some(content_type),
             headers: Vec::new(),
             body: Bytes::from(body),
+            verbatim: true,
         },
     };
     Effect::Replace(reply)

@@ -148,6 +148,7 @@ fn read_failure() -> Reply {
         body: Bytes::from_static(
             br#"{"error":{"code":"request_read_timeout","message":"request body could not be read"}}"#,
         ),
+        verbatim: false,
     }
 }
 
@@ -200,14 +201,15 @@ fn accepts_gzip(headers: &hyper::HeaderMap) -> bool {
 }
 
 /// Gzips a body (the fake serves compressed answers to clients that ask, as
-/// the API does), unless a fault already gave it a `Content-Encoding`.
+/// the API does), unless it is a raw answer, sent as given, or a fault gave
+/// it a `Content-Encoding` of its own.
 fn compress(mut reply: Reply) -> Reply {
     use std::io::Write;
     let encoded = reply
         .headers
         .iter()
         .any(|(name, _)| name.eq_ignore_ascii_case("content-encoding"));
-    if reply.body.is_empty() || encoded {
+    if reply.body.is_empty() || reply.verbatim || encoded {
         return reply;
     }
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
@@ -407,14 +409,21 @@ mod tests {
     }
 
     #[test]
-    fn a_body_a_fault_encoded_itself_is_not_gzipped_again() {
+    fn raw_answers_and_encoded_bodies_are_not_gzipped() {
         let reply = Reply {
             status: 200,
             content_type: None,
             headers: vec![("Content-Encoding".to_owned(), "br".to_owned())],
             body: Bytes::from_static(b"already encoded"),
+            verbatim: false,
         };
         assert_eq!(compress(reply.clone()), reply);
+        let raw = Reply {
+            headers: Vec::new(),
+            verbatim: true,
+            ..reply.clone()
+        };
+        assert_eq!(compress(raw.clone()), raw);
         let plain = Reply {
             headers: Vec::new(),
             ..reply
