@@ -263,6 +263,68 @@ async fn a_truncated_search_page_with_gzip_fails_the_same_way() {
     assert!(matches!(err, Error::Transport { .. }), "{err:?}");
 }
 
+/// Sends `GET path` with the fake's key on a fresh connection (no gzip) and
+/// reads until the fake closes it: the head, and the body bytes that came.
+async fn raw_get(fake: &FakeApi, path: &str) -> std::io::Result<(String, Vec<u8>)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(fake.addr()).await?;
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\nauthorization: Bearer {}\r\n\r\n",
+        fake.api_key()
+    );
+    stream.write_all(request.as_bytes()).await?;
+    let mut bytes = Vec::new();
+    stream.read_to_end(&mut bytes).await?;
+    let end = bytes
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(bytes.len(), |i| i + 4);
+    let body = bytes.split_off(end);
+    Ok((String::from_utf8_lossy(&bytes).into_owned(), body))
+}
+
+fn content_length(head: &str) -> Option<usize> {
+    head.lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length: ")
+                .map(str::to_owned)
+        })
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// On the wire: the head with the full length, then exactly the first
+/// bytes of the body, then the end of the connection. Also for a body of
+/// megabytes cut after more than a socket buffer holds.
+#[tokio::test]
+async fn a_cut_answer_sends_its_head_and_exactly_the_first_bytes() {
+    let fake = fake().await;
+    let whole = fake
+        .event("evt_1")
+        .map(|e| serde_json::to_vec(&e).expect("JSON"))
+        .expect("stored");
+    fake.fail_next(1, Fault::Truncate { after: 15 });
+    let (head, body) = raw_get(&fake, "/v4/events/evt_1").await.expect("read");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert_eq!(content_length(&head), Some(whole.len()), "{head}");
+    assert_eq!(body, whole[..15]);
+
+    let page = vec![b'x'; 3 << 20];
+    fake.fail_next(
+        1,
+        Fault::Raw {
+            status: 502,
+            content_type: "text/html".to_owned(),
+            body: page,
+        }
+        .cut_after(2 << 20),
+    );
+    let (head, body) = raw_get(&fake, "/v4/events/evt_1").await.expect("read");
+    assert!(head.starts_with("HTTP/1.1 502"), "{head}");
+    assert_eq!(content_length(&head), Some(3 << 20));
+    assert_eq!(body.len(), 2 << 20);
+}
+
 #[tokio::test]
 async fn truncating_an_answer_without_a_body_sends_it_whole() {
     let fake = fake().await;
@@ -311,6 +373,179 @@ async fn a_closed_connection_on_a_post_is_not_retried() {
     assert!(matches!(err, Error::Transport { .. }), "{err:?}");
     assert_eq!(err.attempts(), 1, "the request may have been applied");
     assert_eq!(fake.journal().len(), 1);
+}
+
+// ---- reset connections ----------------------------------------------------------------
+
+#[tokio::test]
+async fn a_reset_connection_on_a_get_is_retried() {
+    let fake = fake().await;
+    fake.fail_next(1, Fault::Reset);
+    get(&retrying(&fake, 3)).await.expect("retried");
+    assert_eq!(statuses(&fake), [None, Some(200)]);
+}
+
+#[tokio::test]
+async fn a_reset_with_one_attempt_is_a_transport_error_without_status() {
+    let fake = fake().await;
+    fake.fail_next(1, Fault::Reset);
+    let err = get(&single_attempt(&fake)).await.expect_err("no answer");
+    assert!(matches!(err, Error::Transport { .. }), "{err:?}");
+    assert_eq!(err.status(), None);
+    assert!(!err.is_timeout());
+}
+
+#[tokio::test]
+async fn a_reset_on_a_post_is_not_retried_and_the_update_still_applies() {
+    let fake = fake().await;
+    fake.fail_next_on(Operation::UpdateEvent, 1, Fault::Reset);
+    update(&single_attempt(&fake))
+        .send()
+        .await
+        .expect_err("no answer");
+    assert_eq!(fake.event("evt_1").and_then(|e| e.suspect), Some(true));
+}
+
+/// What the client reads is a reset, not an end of stream (which is what
+/// `Fault::Close` gives).
+#[tokio::test]
+async fn a_reset_is_a_tcp_reset_and_a_close_is_not() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let fake = fake().await;
+    let request = format!(
+        "GET /v4/events/evt_1 HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {}\r\n\r\n",
+        fake.api_key()
+    );
+    for (fault, reset) in [(Fault::Reset, true), (Fault::Close, false)] {
+        fake.fail_next(1, fault.clone());
+        let mut stream = tokio::net::TcpStream::connect(fake.addr())
+            .await
+            .expect("connects");
+        stream
+            .write_all(request.as_bytes())
+            .await
+            .expect("request sent");
+        let mut buf = Vec::new();
+        let read = stream.read_to_end(&mut buf).await;
+        match read {
+            Err(e) => assert!(
+                reset && e.kind() == std::io::ErrorKind::ConnectionReset,
+                "{fault:?}: {e}"
+            ),
+            Ok(n) => assert!(!reset && n == 0, "{fault:?}: {n} bytes"),
+        }
+    }
+}
+
+// ---- altered answers: headers, cut error pages -------------------------------------------
+
+#[tokio::test]
+async fn a_retry_after_date_reaches_the_caller() {
+    let fake = fake().await;
+    let at = std::time::SystemTime::now() + Duration::from_secs(120);
+    let date = httpdate(at);
+    fake.fail_next(
+        1,
+        Fault::TooManyRequests { retry_after: None }.with_header("Retry-After", &date),
+    );
+    let err = get(&single_attempt(&fake)).await.expect_err("429");
+    assert!(err.is_rate_limited(), "{err:?}");
+    let wait = err.retry_after().expect("the date is read");
+    assert!(
+        wait > Duration::from_secs(110) && wait <= Duration::from_secs(120),
+        "{date}: {wait:?}"
+    );
+}
+
+fn httpdate(at: std::time::SystemTime) -> String {
+    chrono::DateTime::<chrono::Utc>::from(at)
+        .format("%a, %d %b %Y %H:%M:%S GMT")
+        .to_string()
+}
+
+#[tokio::test]
+async fn a_header_of_a_fault_reaches_the_client_and_replaces_the_faults_own() {
+    let fake = fake().await;
+    fake.fail_next(
+        1,
+        Fault::TooManyRequests {
+            retry_after: Some(1),
+        }
+        .with_header("retry-after", "7"),
+    );
+    let err = get(&single_attempt(&fake)).await.expect_err("429");
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(7)));
+}
+
+#[tokio::test]
+async fn an_error_page_cut_short_on_a_get_is_retried_past() {
+    let fake = fake().await;
+    fake.fail_next(1, Fault::Status(503).cut_after(10));
+    get(&retrying(&fake, 3)).await.expect("retried");
+    assert_eq!(statuses(&fake), [Some(503), Some(200)]);
+
+    fake.fail_next(1, Fault::Status(503).cut_after(10));
+    let err = get(&single_attempt(&fake)).await.expect_err("cut short");
+    assert!(matches!(err, Error::Transport { .. }), "{err:?}");
+    assert_eq!(
+        err.status().map(|s| s.as_u16()),
+        Some(503),
+        "the head arrived: {err:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_header_the_fake_cannot_send_is_a_500_naming_it() {
+    let fake = fake().await;
+    fake.fail_next(1, Fault::Status(503).with_header("content-length", "5"));
+    let err = get(&single_attempt(&fake)).await.expect_err("500");
+    assert_eq!(err.status().map(|s| s.as_u16()), Some(500));
+    assert!(
+        err.api_error()
+            .is_some_and(|e| e.message.contains("content-length")),
+        "{err:?}"
+    );
+}
+
+// ---- the paused clock ------------------------------------------------------------------------
+
+/// The fake's delays are tokio timers in the test's runtime: under a paused
+/// clock a long delay passes in virtual time, and a client timeout shorter
+/// than it fires at its own virtual deadline.
+#[tokio::test(start_paused = true)]
+async fn delays_run_on_a_paused_clock() {
+    let fake = fake().await;
+    let client = |attempt_timeout: Duration| {
+        fake.client_builder()
+            .retry(RetryPolicy::disabled())
+            .connect_timeout(Duration::from_secs(3600))
+            .attempt_timeout(attempt_timeout)
+            .timeout(Duration::from_secs(4 * 3600))
+            .build()
+            .expect("client builds")
+    };
+    fake.fail_next(1, Fault::Delay(Duration::from_secs(90)));
+    let started = tokio::time::Instant::now();
+    get(&client(Duration::from_secs(3600)))
+        .await
+        .expect("late but whole");
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= Duration::from_secs(90) && elapsed < Duration::from_secs(91),
+        "{elapsed:?}"
+    );
+
+    fake.set_delay(Duration::from_secs(600));
+    let started = tokio::time::Instant::now();
+    let err = get(&client(Duration::from_secs(30)))
+        .await
+        .expect_err("too slow");
+    let elapsed = started.elapsed();
+    assert!(err.is_timeout(), "{err:?}");
+    assert!(
+        elapsed >= Duration::from_secs(30) && elapsed < Duration::from_secs(31),
+        "{elapsed:?}"
+    );
 }
 
 // ---- 409 state_not_ready ---------------------------------------------------------------

@@ -173,6 +173,7 @@ fn parse_fault(spec: &str) -> std::result::Result<(Option<Operation>, usize, Fau
     };
     let fault = match kind.split_once('=') {
         None if kind == "close" => Fault::Close,
+        None if kind == "reset" => Fault::Reset,
         None => match status(kind)? {
             429 => Fault::TooManyRequests { retry_after: None },
             409 => Fault::StateNotReady,
@@ -203,7 +204,7 @@ fn parse_fault(spec: &str) -> std::result::Result<(Option<Operation>, usize, Fau
         Some(("delay", duration)) => Fault::Delay(parse_duration(duration)?),
         Some((name, _)) => {
             return Err(format!(
-                "unknown fault {name:?}: use a status, retry-after=, html=, close, cut= or delay="
+                "unknown fault {name:?}: use a status, retry-after=, html=, close, reset, cut= or delay="
             ));
         }
     };
@@ -280,6 +281,7 @@ mod tests {
                 (Some(Operation::SearchEvents), 1, Fault::Status(503)),
             ),
             ("get:1:close", (Some(Operation::GetEvent), 1, Fault::Close)),
+            ("2:reset", (None, 2, Fault::Reset)),
             ("1:cut=10", (None, 1, Fault::Truncate { after: 10 })),
             (
                 "delete:1:delay=250ms",

@@ -203,10 +203,12 @@ fn queued_faults_are_served_in_order_per_operation() {
             "update:1:409",
             "--fail-next",
             "get:1:retry-after=7",
+            "--fail-next",
+            "delete:1:reset",
         ],
     );
     assert!(
-        served.banner.contains("faults queued: 4"),
+        served.banner.contains("faults queued: 5"),
         "{}",
         served.banner
     );
@@ -243,6 +245,15 @@ fn queued_faults_are_served_in_order_per_operation() {
             .expect_err("429");
         assert_eq!(err.code(), Some(&ErrorCode::TooManyRequests));
         assert_eq!(err.retry_after(), Some(Duration::from_secs(7)));
+
+        let err = client
+            .delete_visitor_data()
+            .visitor_id("vis_unknown")
+            .send()
+            .await
+            .expect_err("reset");
+        assert!(matches!(err, Error::Transport { .. }), "{err:?}");
+        assert_eq!(err.status(), None);
 
         // All used up.
         client

@@ -34,7 +34,9 @@ pub enum Fault {
     /// has not finished processing (the SDK retries it).
     StateNotReady,
     /// Exactly this answer: any status, content type and body, such as the
-    /// HTML page of a gateway in front of the API (see [`Fault::html`]).
+    /// HTML page of a gateway in front of the API (see [`Fault::html`]). The
+    /// body goes out as given, never gzipped (the fake's own answers are,
+    /// when the client asks).
     Raw {
         /// The HTTP status.
         status: u16,
@@ -58,6 +60,24 @@ pub enum Fault {
     /// The connection is closed without any answer (the request still takes
     /// effect, like a server that crashed while answering).
     Close,
+    /// The connection is reset (a TCP RST, not an orderly close) without any
+    /// answer, as a load balancer that drops a connection does; the request
+    /// still takes effect. The client sees "connection reset by peer".
+    Reset,
+    /// Another fault's answer, altered: headers set on it and its body cut
+    /// short. Built with [`Fault::with_header`] and [`Fault::cut_after`]
+    /// rather than written out. A fault that sends no answer
+    /// ([`Fault::Close`], [`Fault::Reset`]) has nothing to alter.
+    Altered {
+        /// The fault whose answer is altered.
+        fault: Box<Fault>,
+        /// Headers set on the answer, replacing any of the same name, in
+        /// order (a name given twice keeps its last value).
+        headers: Vec<(String, String)>,
+        /// Close the connection after this many bytes of the body, as
+        /// [`Fault::Truncate`] does.
+        cut_after: Option<usize>,
+    },
 }
 
 impl Fault {
@@ -77,6 +97,69 @@ impl Fault {
             status,
             content_type: "application/json".to_owned(),
             body: body.to_string().into_bytes(),
+        }
+    }
+
+    /// This fault's answer with the header `name` set to `value`: a
+    /// `Retry-After` given as an HTTP date, the `Location` of a redirect, a
+    /// header your code reads.
+    ///
+    /// ```
+    /// use fingerprint_server_sdk::mock::Fault;
+    ///
+    /// // A 429 whose Retry-After is a date rather than seconds.
+    /// let throttled = Fault::TooManyRequests { retry_after: None }
+    ///     .with_header("retry-after", "Wed, 21 Oct 2026 07:28:00 GMT");
+    /// // A redirect to another host.
+    /// let moved = Fault::Raw { status: 301, content_type: String::new(), body: Vec::new() }
+    ///     .with_header("location", "http://elsewhere.example/v4/events/e1");
+    /// # let _ = (throttled, moved);
+    /// ```
+    ///
+    /// `Content-Type` replaces the answer's own; `Content-Length` and
+    /// `Transfer-Encoding` are the fake's to set (use [`cut_after`](Self::cut_after)
+    /// for a short body). A name or value that is not valid HTTP, or one of
+    /// those two, is not sent: the fake answers 500 `failed` saying which
+    /// header it refused, so the mistake shows in your test.
+    pub fn with_header(self, name: impl Into<String>, value: impl Into<String>) -> Fault {
+        let header = (name.into(), value.into());
+        match self {
+            Fault::Altered {
+                fault,
+                mut headers,
+                cut_after,
+            } => {
+                headers.push(header);
+                Fault::Altered {
+                    fault,
+                    headers,
+                    cut_after,
+                }
+            }
+            fault => Fault::Altered {
+                fault: Box::new(fault),
+                headers: vec![header],
+                cut_after: None,
+            },
+        }
+    }
+
+    /// This fault's answer with its full `Content-Length` but the connection
+    /// closed after `after` bytes of the body, as [`Fault::Truncate`] does to
+    /// the normal answer: a gateway that dies while sending its error page
+    /// is `Fault::Status(503).cut_after(10)`.
+    pub fn cut_after(self, after: usize) -> Fault {
+        match self {
+            Fault::Altered { fault, headers, .. } => Fault::Altered {
+                fault,
+                headers,
+                cut_after: Some(after),
+            },
+            fault => Fault::Altered {
+                fault: Box::new(fault),
+                headers: Vec::new(),
+                cut_after: Some(after),
+            },
         }
     }
 }
@@ -190,6 +273,25 @@ mod tests {
         queue.push(None, 3, Fault::Status(500));
         queue.clear();
         assert_eq!(queue.take_for(Operation::GetEvent), None);
+    }
+
+    #[test]
+    fn alterations_gather_on_one_wrapper() {
+        let fault = Fault::Status(503)
+            .with_header("retry-after", "5")
+            .cut_after(3)
+            .with_header("x-a", "b");
+        assert_eq!(
+            fault,
+            Fault::Altered {
+                fault: Box::new(Fault::Status(503)),
+                headers: vec![
+                    ("retry-after".to_owned(), "5".to_owned()),
+                    ("x-a".to_owned(), "b".to_owned())
+                ],
+                cut_after: Some(3),
+            }
+        );
     }
 
     #[test]

@@ -20,8 +20,10 @@ pub(crate) struct Reply {
     /// `Content-Type`, when there is one.
     pub(crate) content_type: Option<String>,
     /// Other headers.
-    pub(crate) headers: Vec<(&'static str, String)>,
+    pub(crate) headers: Vec<(String, String)>,
     pub(crate) body: Bytes,
+    /// Sent exactly as it is (a [`Fault::Raw`]): never gzipped.
+    pub(crate) verbatim: bool,
 }
 
 impl Reply {
@@ -31,6 +33,7 @@ impl Reply {
             content_type: Some("application/json".to_owned()),
             headers: Vec::new(),
             body: Bytes::from(body),
+            verbatim: false,
         }
     }
 
@@ -40,6 +43,7 @@ impl Reply {
             content_type: None,
             headers: Vec::new(),
             body: Bytes::new(),
+            verbatim: false,
         }
     }
 
@@ -61,11 +65,14 @@ pub(crate) enum Delivery {
         reply: Reply,
         /// Wait this long first.
         delay: Duration,
-        /// Close the connection after this many body bytes.
+        /// Close the connection after this many body bytes (of the body
+        /// as sent: the server holds back at least the last one).
         cut_after: Option<usize>,
     },
     /// Close the connection without answering.
     Close,
+    /// Reset the connection (TCP RST) without answering.
+    Reset,
 }
 
 impl Delivery {
@@ -73,7 +80,7 @@ impl Delivery {
     pub(crate) fn status(&self) -> Option<u16> {
         match self {
             Delivery::Send { reply, .. } => Some(reply.status),
-            Delivery::Close => None,
+            Delivery::Close | Delivery::Reset => None,
         }
     }
 }
@@ -112,28 +119,9 @@ pub(crate) fn respond(state: &mut State, request: &Request<'_>, now_ms: i64) -> 
             "unknown path or method",
         ));
     };
-    let effect = state.faults.take_for(op).map(effect_of);
-    let mut delivery = match effect {
+    let mut delivery = match state.faults.take_for(op) {
         None => send(answer(state, op, id, request, now_ms)),
-        Some(Effect::Replace(reply)) => send(reply),
-        Some(Effect::Delay(delay)) => Delivery::Send {
-            reply: answer(state, op, id, request, now_ms),
-            delay,
-            cut_after: None,
-        },
-        Some(Effect::Cut(after)) => {
-            let reply = answer(state, op, id, request, now_ms);
-            let cut = (!reply.body.is_empty()).then(|| after.min(reply.body.len() - 1));
-            Delivery::Send {
-                reply,
-                delay: Duration::ZERO,
-                cut_after: cut,
-            }
-        }
-        Some(Effect::Close) => {
-            answer(state, op, id, request, now_ms);
-            Delivery::Close
-        }
+        Some(fault) => deliver(state, op, id, request, now_ms, fault),
     };
     if let Delivery::Send { delay, .. } = &mut delivery {
         *delay = delay.saturating_add(state.delay);
@@ -161,6 +149,61 @@ fn check_key(key: &str, given: Option<&[u8]>) -> Option<Reply> {
     })
 }
 
+/// How `fault` answers a request of `op` (running the operation unless the
+/// fault replaces its answer).
+fn deliver(
+    state: &mut State,
+    op: Operation,
+    id: Option<&str>,
+    request: &Request<'_>,
+    now_ms: i64,
+    fault: Fault,
+) -> Delivery {
+    let send = |reply, delay, cut_after| Delivery::Send {
+        reply,
+        delay,
+        cut_after,
+    };
+    match effect_of(fault) {
+        Effect::Replace(reply) => send(reply, Duration::ZERO, None),
+        Effect::Delay(delay) => send(answer(state, op, id, request, now_ms), delay, None),
+        Effect::Cut(after) => send(
+            answer(state, op, id, request, now_ms),
+            Duration::ZERO,
+            Some(after),
+        ),
+        Effect::Close => {
+            answer(state, op, id, request, now_ms);
+            Delivery::Close
+        }
+        Effect::Reset => {
+            answer(state, op, id, request, now_ms);
+            Delivery::Reset
+        }
+        Effect::Alter {
+            fault,
+            headers,
+            cut_after,
+        } => {
+            let mut delivery = deliver(state, op, id, request, now_ms, fault);
+            if let Delivery::Send {
+                reply,
+                cut_after: cut,
+                ..
+            } = &mut delivery
+            {
+                if let Err(refusal) = set_headers(reply, headers) {
+                    *reply = refusal;
+                }
+                if let Some(after) = cut_after {
+                    *cut = Some(cut.map_or(after, |earlier| earlier.min(after)));
+                }
+            }
+            delivery
+        }
+    }
+}
+
 /// What a fault does to the answer.
 enum Effect {
     /// This answer instead of the operation's (which does not run).
@@ -171,6 +214,14 @@ enum Effect {
     Cut(usize),
     /// The operation runs; the connection closes without an answer.
     Close,
+    /// The operation runs; the connection is reset without an answer.
+    Reset,
+    /// The answer of `fault`, with these headers set and cut short.
+    Alter {
+        fault: Fault,
+        headers: Vec<(String, String)>,
+        cut_after: Option<usize>,
+    },
 }
 
 fn effect_of(fault: Fault) -> Effect {
@@ -185,10 +236,24 @@ fn effect_of(fault: Fault) -> Effect {
         Fault::Delay(delay) => return Effect::Delay(delay),
         Fault::Truncate { after } => return Effect::Cut(after),
         Fault::Close => return Effect::Close,
+        Fault::Reset => return Effect::Reset,
+        Fault::Altered {
+            fault,
+            headers,
+            cut_after,
+        } => {
+            return Effect::Alter {
+                fault: *fault,
+                headers,
+                cut_after,
+            };
+        }
         Fault::TooManyRequests { retry_after } => {
             let mut reply = Reply::error(429, "too_many_requests", "too many requests");
             if let Some(seconds) = retry_after {
-                reply.headers.push(("retry-after", seconds.to_string()));
+                reply
+                    .headers
+                    .push(("retry-after".to_owned(), seconds.to_string()));
             }
             reply
         }
@@ -221,9 +286,45 @@ fn effect_of(fault: Fault) -> Effect {
             content_type: (!content_type.is_empty()).then_some(content_type),
             headers: Vec::new(),
             body: Bytes::from(body),
+            verbatim: true,
         },
     };
     Effect::Replace(reply)
+}
+
+/// Sets `headers` on `reply`, each replacing any of its name. A header that
+/// is not valid HTTP, or one the fake sets itself, gives the 500 to send
+/// instead.
+fn set_headers(reply: &mut Reply, headers: Vec<(String, String)>) -> Result<(), Reply> {
+    for (name, value) in headers {
+        let refusal = |why: &str| {
+            Reply::error(
+                500,
+                "failed",
+                &format!("the fault's header `{name}` was not sent: {why}"),
+            )
+        };
+        let Ok(parsed) = http::HeaderName::from_bytes(name.as_bytes()) else {
+            return Err(refusal("not a valid header name"));
+        };
+        if http::HeaderValue::from_str(&value).is_err() {
+            return Err(refusal("not a valid header value"));
+        }
+        if parsed == http::header::CONTENT_LENGTH || parsed == http::header::TRANSFER_ENCODING {
+            return Err(refusal(
+                "the fake frames the body itself (cut_after gives a short one)",
+            ));
+        }
+        if parsed == http::header::CONTENT_TYPE {
+            reply.content_type = Some(value);
+            continue;
+        }
+        reply
+            .headers
+            .retain(|(n, _)| !n.eq_ignore_ascii_case(&name));
+        reply.headers.push((parsed.as_str().to_owned(), value));
+    }
+    Ok(())
 }
 
 /// The normal answer of `op`.
@@ -399,7 +500,7 @@ mod tests {
     fn reply(delivery: Delivery) -> Reply {
         match delivery {
             Delivery::Send { reply, .. } => reply,
-            Delivery::Close => panic!("closed"),
+            Delivery::Close | Delivery::Reset => panic!("closed"),
         }
     }
 
@@ -469,18 +570,90 @@ mod tests {
     }
 
     #[test]
-    fn truncation_always_holds_back_at_least_one_byte() {
+    fn an_altered_fault_sets_headers_and_cuts_its_own_answer() {
         let mut state = state();
-        state
-            .faults
-            .push(None, 1, Fault::Truncate { after: 1_000_000 });
+        state.faults.push(
+            None,
+            1,
+            Fault::TooManyRequests {
+                retry_after: Some(5),
+            }
+            .with_header("Retry-After", "Wed, 21 Oct 2026 07:28:00 GMT")
+            .with_header("content-type", "text/plain")
+            .with_header("x-trace", "a")
+            .cut_after(7),
+        );
         let Delivery::Send {
             reply, cut_after, ..
         } = respond(&mut state, &get("/v4/events/e1", &[]), 0)
         else {
-            panic!("closed");
+            panic!("no answer");
         };
-        assert_eq!(cut_after, Some(reply.body.len() - 1));
+        assert_eq!(reply.status, 429);
+        assert_eq!(
+            reply.headers,
+            [
+                (
+                    "retry-after".to_owned(),
+                    "Wed, 21 Oct 2026 07:28:00 GMT".to_owned()
+                ),
+                ("x-trace".to_owned(), "a".to_owned())
+            ],
+            "the date replaced the seconds"
+        );
+        assert_eq!(reply.content_type.as_deref(), Some("text/plain"));
+        assert_eq!(cut_after, Some(7));
+    }
+
+    #[test]
+    fn an_altered_delay_or_truncation_alters_the_normal_answer() {
+        let mut state = state();
+        state.faults.push(
+            None,
+            1,
+            Fault::Truncate { after: 20 }
+                .cut_after(9)
+                .with_header("x-a", "b"),
+        );
+        let Delivery::Send {
+            reply, cut_after, ..
+        } = respond(&mut state, &get("/v4/events/e1", &[]), 0)
+        else {
+            panic!("no answer");
+        };
+        assert_eq!(reply.status, 200);
+        assert_eq!(reply.headers, [("x-a".to_owned(), "b".to_owned())]);
+        assert_eq!(cut_after, Some(9), "the shorter cut wins");
+        // Nothing to alter on a connection closed without an answer.
+        state
+            .faults
+            .push(None, 1, Fault::Reset.with_header("x-a", "b"));
+        assert_eq!(
+            respond(&mut state, &get("/v4/events/e1", &[]), 0),
+            Delivery::Reset
+        );
+    }
+
+    #[test]
+    fn a_header_that_cannot_be_sent_is_a_500_naming_it() {
+        for (name, value) in [
+            ("bad name", "v"),
+            ("x-ok", "line\nbreak"),
+            ("Content-Length", "10"),
+            ("transfer-encoding", "chunked"),
+        ] {
+            let mut state = state();
+            state
+                .faults
+                .push(None, 1, Fault::Status(503).with_header(name, value));
+            let r = reply(respond(&mut state, &get("/v4/events/e1", &[]), 0));
+            assert_eq!((r.status, code(&r).as_str()), (500, "failed"), "{name}");
+            assert!(
+                String::from_utf8_lossy(&r.body).contains(name),
+                "{name}: {:?}",
+                r.body
+            );
+        }
     }
 
     #[test]

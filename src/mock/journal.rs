@@ -35,7 +35,8 @@ pub struct RecordedRequest {
     /// The operation the method and path ask for; `None` for any other path.
     pub operation: Option<Operation>,
     /// The status the fake answered with; `None` when it closed the
-    /// connection without an answer ([`Fault::Close`](super::Fault::Close)).
+    /// connection without an answer ([`Fault::Close`](super::Fault::Close),
+    /// [`Fault::Reset`](super::Fault::Reset)).
     pub status: Option<u16>,
 }
 

@@ -54,9 +54,11 @@
 //!
 //! # Search
 //!
-//! Every query parameter of `searchEvents` in the document has the meaning
-//! its reference description gives it. Where the description leaves a
-//! detail open, the fake decides as follows (each is tested):
+//! Every query parameter of `searchEvents` in the document (the SDK's table,
+//! [`search::PARAMETERS`](crate::search::PARAMETERS), which the fake reads for
+//! names, enum values and integer bounds) has the meaning its reference
+//! description gives it. Where the description leaves a detail open, the fake
+//! decides as follows (each is tested):
 //!
 //! - **Window and order.** Without `start` the search looks back 7 days,
 //!   without `end` up to now; both bounds are inclusive and take Unix
@@ -146,6 +148,16 @@
 //! [`FakeApi::queued_faults`] shows what is left, [`FakeApi::clear_faults`]
 //! drops it.
 //!
+//! The kinds: API errors ([`Fault::Status`], [`Fault::Api`],
+//! [`Fault::TooManyRequests`], [`Fault::StateNotReady`]), any answer at all
+//! ([`Fault::Raw`], e.g. a gateway's HTML page), a late answer
+//! ([`Fault::Delay`]; a long one is a server that stalls), a body cut short
+//! ([`Fault::Truncate`]), no answer ([`Fault::Close`], [`Fault::Reset`]).
+//! [`Fault::with_header`] and [`Fault::cut_after`] alter a fault's answer: a
+//! `Retry-After` date, a redirect, an error page cut short. The fake's timers
+//! (delays) are tokio's, so under a paused clock
+//! (`#[tokio::test(start_paused = true)]`) a long delay takes no real time.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use fingerprint_server_sdk::mock::{FakeApi, Fault, Operation};
@@ -172,7 +184,6 @@ mod faults;
 mod handler;
 mod journal;
 mod operation;
-mod params;
 mod rulesets;
 mod samples;
 mod search;

@@ -2,8 +2,10 @@
 //! page of stored events it selects. Pure: query and events in, events (or
 //! the reason for a 400) out; nothing here does I/O or clones an event.
 //!
-//! The meaning of each filter is in [`semantics`]; the list of parameters
-//! and their kinds is [`super::params::PARAMETERS`].
+//! The parameters, their kinds (enum values, integer bounds) and roles are
+//! the SDK's own table, [`crate::search::PARAMETERS`], generated from the
+//! OpenAPI document; what the fake adds is the meaning of each filter
+//! ([`SEMANTICS`]) and the window, order and paging it applies.
 
 use std::borrow::Cow;
 use std::net::IpAddr;
@@ -11,14 +13,11 @@ use std::net::IpAddr;
 use serde_json::Value;
 
 use super::operation::SDK_IDENTITY_PARAMETER;
-use super::params::{self, Kind, Parameter, Role};
+use crate::search::{Kind, PARAMETERS, Parameter, Role};
 
-/// The longest page the API serves.
-pub(crate) const MAX_LIMIT: usize = 100;
-/// The page size when `limit` is not given.
+/// The page size when `limit` is not given (the document says so in words
+/// only, so the table has no default).
 pub(crate) const DEFAULT_LIMIT: usize = 10;
-/// The largest `total_hits` the API accepts.
-pub(crate) const MAX_TOTAL_HITS: usize = 1000;
 /// A search without `start` looks this far back, as the API does.
 pub(crate) const DEFAULT_WINDOW_MS: i64 = 7 * 24 * 60 * 60 * 1000;
 /// The longest `linked_id` the API takes.
@@ -77,46 +76,82 @@ enum Semantics {
     Source,
 }
 
-/// The meaning of the filter parameter `p`, or `None` when the fake has none
-/// (a test walks the table so that this never happens).
-fn semantics(p: &'static Parameter) -> Option<Semantics> {
+/// The meaning of each filter parameter of [`PARAMETERS`], by wire name, in
+/// the document's order. A test checks that every filter of the table has
+/// exactly one entry here and that no entry names a parameter the table
+/// lacks: a filter added upstream fails it until it is given a meaning, one
+/// removed upstream until its entry goes.
+const SEMANTICS: &[(&str, Semantics)] = {
     use Semantics::*;
-    let own_name = std::slice::from_ref(&p.name);
-    Some(match p.name {
-        "suspect" | "vpn" | "virtual_machine" | "tampering" | "incognito" | "privacy_settings"
-        | "jailbroken" | "frida" | "cloned_app" | "emulator" | "root_apps" | "developer_tools"
-        | "location_spoofing" | "mitm_attack" | "rare_device" | "proxy" | "simulator"
-        | "active_call" => Bool(own_name),
-        "anti_detect_browser" => Bool(&["tampering_details", "anti_detect_browser"]),
-        "tor_node" => Bool(&["ip_blocklist", "tor_node"]),
-        "factory_reset" => FactoryReset,
-        "linked_id"
-        | "url"
-        | "bundle_id"
-        | "package_name"
-        | "vpn_confidence"
-        | "rare_device_percentile_bucket"
-        | "incremental_identification_status" => Text(own_name),
-        "visitor_id" => Text(&["identification", "visitor_id"]),
-        "high_recall_id" => Text(&["supplementary_id_high_recall", "visitor_id"]),
-        "bot_info_category" => Text(&["bot_info", "category"]),
-        "bot_info_identity" => Text(&["bot_info", "identity"]),
-        "bot_info_confidence" => Text(&["bot_info", "confidence"]),
-        "bot_info_provider" => Text(&["bot_info", "provider"]),
-        "bot_info_name" => Text(&["bot_info", "name"]),
-        "sdk_version" => Text(&["sdk", "version"]),
-        "sdk_platform" => Text(&["sdk", "platform"]),
-        "environment" => Text(&["environment_id"]),
-        "proximity_id" => Text(&["proximity", "id"]),
-        "min_suspect_score" => MinSuspectScore,
-        "ip_address" => IpAddress,
-        "asn" => Asn,
-        "origin" => Origin,
-        "bot" => Bot,
-        "bot_info" => BotInfo,
-        "source" => Source,
-        _ => return None,
-    })
+    &[
+        ("visitor_id", Text(&["identification", "visitor_id"])),
+        (
+            "high_recall_id",
+            Text(&["supplementary_id_high_recall", "visitor_id"]),
+        ),
+        ("bot", Bot),
+        ("bot_info", BotInfo),
+        ("bot_info_category", Text(&["bot_info", "category"])),
+        ("bot_info_identity", Text(&["bot_info", "identity"])),
+        ("bot_info_confidence", Text(&["bot_info", "confidence"])),
+        ("bot_info_provider", Text(&["bot_info", "provider"])),
+        ("bot_info_name", Text(&["bot_info", "name"])),
+        ("ip_address", IpAddress),
+        ("asn", Asn),
+        ("linked_id", Text(&["linked_id"])),
+        ("url", Text(&["url"])),
+        ("bundle_id", Text(&["bundle_id"])),
+        ("package_name", Text(&["package_name"])),
+        ("origin", Origin),
+        ("suspect", Bool(&["suspect"])),
+        ("vpn", Bool(&["vpn"])),
+        ("virtual_machine", Bool(&["virtual_machine"])),
+        ("tampering", Bool(&["tampering"])),
+        (
+            "anti_detect_browser",
+            Bool(&["tampering_details", "anti_detect_browser"]),
+        ),
+        ("incognito", Bool(&["incognito"])),
+        ("privacy_settings", Bool(&["privacy_settings"])),
+        ("jailbroken", Bool(&["jailbroken"])),
+        ("frida", Bool(&["frida"])),
+        ("factory_reset", FactoryReset),
+        ("cloned_app", Bool(&["cloned_app"])),
+        ("emulator", Bool(&["emulator"])),
+        ("root_apps", Bool(&["root_apps"])),
+        ("vpn_confidence", Text(&["vpn_confidence"])),
+        ("min_suspect_score", MinSuspectScore),
+        ("developer_tools", Bool(&["developer_tools"])),
+        ("location_spoofing", Bool(&["location_spoofing"])),
+        ("mitm_attack", Bool(&["mitm_attack"])),
+        ("rare_device", Bool(&["rare_device"])),
+        (
+            "rare_device_percentile_bucket",
+            Text(&["rare_device_percentile_bucket"]),
+        ),
+        ("proxy", Bool(&["proxy"])),
+        ("sdk_version", Text(&["sdk", "version"])),
+        ("sdk_platform", Text(&["sdk", "platform"])),
+        ("environment", Text(&["environment_id"])),
+        ("proximity_id", Text(&["proximity", "id"])),
+        ("tor_node", Bool(&["ip_blocklist", "tor_node"])),
+        (
+            "incremental_identification_status",
+            Text(&["incremental_identification_status"]),
+        ),
+        ("simulator", Bool(&["simulator"])),
+        ("active_call", Bool(&["active_call"])),
+        ("source", Source),
+    ]
+};
+
+/// The meaning of the filter parameter `name`, or `None` when the fake has
+/// none (a test walks the table so that this never happens).
+fn semantics(name: &str) -> Option<Semantics> {
+    SEMANTICS
+        .iter()
+        .find(|(known, _)| *known == name)
+        .map(|(_, meaning)| *meaning)
 }
 
 /// One filter of a query, with its value(s) read.
@@ -328,25 +363,11 @@ impl<'q> Search<'q> {
                 Role::End => {
                     end = Some(parse_time(value).ok_or_else(|| rejection("invalid end time"))?)
                 }
-                Role::Limit => {
-                    limit = value
-                        .parse::<usize>()
-                        .ok()
-                        .filter(|n| (1..=MAX_LIMIT).contains(n))
-                        .ok_or_else(|| rejection("invalid limit: between 1 and 100"))?
-                }
+                Role::Limit => limit = count(p, value)?,
                 Role::Reverse => {
                     reverse = parse_bool(value).ok_or_else(|| rejection("invalid reverse param"))?
                 }
-                Role::TotalHits => {
-                    total_hits = Some(
-                        value
-                            .parse::<usize>()
-                            .ok()
-                            .filter(|n| (1..=MAX_TOTAL_HITS).contains(n))
-                            .ok_or_else(|| rejection("invalid total_hits: between 1 and 1000"))?,
-                    )
-                }
+                Role::TotalHits => total_hits = Some(count(p, value)?),
                 Role::PaginationKey => {
                     after = Some(
                         Cursor::parse(value).ok_or_else(|| rejection("invalid pagination key"))?,
@@ -486,7 +507,7 @@ impl<'q> Reader<'q> {
     /// Checks that `name` is a parameter, not repeated unless it may be, and
     /// that `value` is of its kind.
     fn accept(&mut self, name: &str, value: &str) -> Result<&'static Parameter, Rejection> {
-        let (index, p) = params::PARAMETERS
+        let (index, p) = PARAMETERS
             .iter()
             .enumerate()
             .find(|(_, p)| p.name == name)
@@ -504,8 +525,8 @@ impl<'q> Reader<'q> {
             return Err(Rejection(format!("`{name}` has an empty value")));
         }
         // Window, order and paging check their values themselves, with the
-        // API's messages.
-        if p.role == Role::Filter {
+        // API's messages; integer bounds hold for every role.
+        if p.role == Role::Filter || matches!(p.kind, Kind::Integer { .. }) {
             check_kind(p, value)?;
         }
         Ok(p)
@@ -513,7 +534,7 @@ impl<'q> Reader<'q> {
 
     /// Adds the filter `p` with `value` (one more value for a repeated one).
     fn filter(&mut self, p: &'static Parameter, value: &'q str) -> Result<(), Rejection> {
-        let Some(meaning) = semantics(p) else {
+        let Some(meaning) = semantics(p.name) else {
             return Err(Rejection(format!(
                 "the fake API does not implement the `{}` filter",
                 p.name
@@ -565,26 +586,26 @@ fn rejection(message: &str) -> Rejection {
     Rejection(message.to_owned())
 }
 
-/// Checks `value` against the kind of `p`.
+/// Checks `value` against the kind of `p`: a value of an enum, an integer
+/// within the document's bounds, and so on.
 fn check_kind(p: &Parameter, value: &str) -> Result<(), Rejection> {
     let ok = match p.kind {
+        Kind::Integer { .. } => return integer(p, value).map(drop),
         Kind::Bool => parse_bool(value).is_some(),
         Kind::String => true,
-        Kind::Integer => value.parse::<i64>().is_ok(),
         Kind::Number => value.parse::<f64>().is_ok_and(f64::is_finite),
         Kind::Time => parse_time(value).is_some(),
-        Kind::Enum { values } => values.contains(&value),
+        Kind::Enum(values) => values.contains(&value),
     };
     if ok {
         return Ok(());
     }
     let expected = match p.kind {
         Kind::Bool => "true or false".to_owned(),
-        Kind::Integer => "an integer".to_owned(),
         Kind::Number => "a number".to_owned(),
         Kind::Time => "Unix milliseconds or an RFC 3339 time".to_owned(),
-        Kind::Enum { values } => format!("one of {}", values.join(", ")),
-        Kind::String => "text".to_owned(),
+        Kind::Enum(values) => format!("one of {}", values.join(", ")),
+        Kind::String | Kind::Integer { .. } => "text".to_owned(),
     };
     // The API's own words for its best known case.
     let what = if p.name == "bot" {
@@ -593,6 +614,32 @@ fn check_kind(p: &Parameter, value: &str) -> Result<(), Rejection> {
         format!("invalid {}", p.name)
     };
     Err(Rejection(format!("{what} `{value}`: expected {expected}")))
+}
+
+/// Reads the integer parameter `p`, within the bounds the table gives it
+/// (`invalid limit: between 1 and 100`, as the API words it).
+fn integer(p: &Parameter, value: &str) -> Result<i64, Rejection> {
+    let (min, max) = match p.kind {
+        Kind::Integer { min, max } => (min, max),
+        _ => (None, None),
+    };
+    let within = |n: &i64| min.is_none_or(|m| *n >= m) && max.is_none_or(|m| *n <= m);
+    value.parse::<i64>().ok().filter(within).ok_or_else(|| {
+        let bounds = match (min, max) {
+            (Some(min), Some(max)) => format!("between {min} and {max}"),
+            (Some(min), None) => format!("at least {min}"),
+            (None, Some(max)) => format!("at most {max}"),
+            (None, None) => "an integer".to_owned(),
+        };
+        Rejection(format!("invalid {}: {bounds}", p.name))
+    })
+}
+
+/// Reads a count (`limit`, `total_hits`): an integer within its bounds, and
+/// never negative whatever the table says.
+fn count(p: &Parameter, value: &str) -> Result<usize, Rejection> {
+    let n = integer(p, value)?;
+    usize::try_from(n).map_err(|_| Rejection(format!("invalid {}: {n} is negative", p.name)))
 }
 
 fn parse_bool(value: &str) -> Option<bool> {

@@ -1,12 +1,13 @@
-//! The fake against the OpenAPI document: its parameter list is the
-//! document's, and every parameter of it selects events over HTTP (one
-//! inserted event that must be found, one that must not).
+//! The fake against the OpenAPI document: the other operations take the
+//! document's query parameters, and every parameter of the SDK's search table
+//! (generated from the document) selects events over HTTP (one inserted
+//! event that must be found, one that must not) and refuses a bad value.
 
 use serde_json::{Value, json};
 
 use super::operation::{self, Operation};
-use super::params::{Kind, PARAMETERS, Parameter, Role};
 use super::{FakeApi, now_ms};
+use crate::search::{Kind, PARAMETERS, Parameter, Role};
 
 fn document() -> Value {
     let path = concat!(
@@ -35,85 +36,6 @@ fn query_parameters(op: &Value) -> Vec<&Value> {
         .as_array()
         .map(|list| list.iter().filter(|p| p["in"] == "query").collect())
         .unwrap_or_default()
-}
-
-/// The kind a schema describes, as the fake's table writes it.
-fn kind_of(doc: &Value, schema: &Value) -> Kind {
-    if let Some(reference) = schema["$ref"].as_str() {
-        let name = reference.rsplit('/').next().unwrap_or_default();
-        return kind_of(doc, &doc["components"]["schemas"][name]);
-    }
-    if schema.get("oneOf").is_some() {
-        return Kind::Time;
-    }
-    if let Some(values) = schema["enum"].as_array() {
-        let values: Vec<&'static str> = values
-            .iter()
-            .map(|v| &*v.as_str().unwrap_or_default().to_owned().leak())
-            .collect();
-        return Kind::Enum {
-            values: values.leak(),
-        };
-    }
-    match schema["type"].as_str() {
-        Some("boolean") => Kind::Bool,
-        Some("integer") => Kind::Integer,
-        Some("number") => Kind::Number,
-        Some("string") => Kind::String,
-        other => panic!("unexpected schema type {other:?} in {schema}"),
-    }
-}
-
-fn same_kind(a: Kind, b: Kind) -> bool {
-    match (a, b) {
-        (Kind::Enum { values: a }, Kind::Enum { values: b }) => {
-            let mut a = a.to_vec();
-            let mut b = b.to_vec();
-            a.sort_unstable();
-            b.sort_unstable();
-            a == b
-        }
-        (a, b) => a == b,
-    }
-}
-
-#[test]
-fn the_parameter_list_is_the_documents_search_parameters() {
-    let doc = document();
-    let (_, _, search) = find_operation(&doc, "searchEvents");
-    let documented = query_parameters(search);
-    let names: Vec<&str> = documented
-        .iter()
-        .map(|p| p["name"].as_str().unwrap_or_default())
-        .collect();
-    let ours: Vec<&str> = PARAMETERS.iter().map(|p| p.name).collect();
-    assert_eq!(
-        ours, names,
-        "the table lists the document's parameters in order"
-    );
-    assert_eq!(ours.len(), 52);
-    assert!(
-        PARAMETERS.len() <= 128,
-        "the search's `seen` set has 128 bits"
-    );
-
-    for (p, doc_p) in PARAMETERS.iter().zip(documented) {
-        let schema = &doc_p["schema"];
-        let repeated = schema["type"] == "array";
-        assert_eq!(p.repeated, repeated, "{}: repeated", p.name);
-        let kind = if repeated {
-            kind_of(&doc, &schema["items"])
-        } else {
-            kind_of(&doc, schema)
-        };
-        assert!(
-            same_kind(p.kind, kind),
-            "{}: the table says {:?}, the document {:?}",
-            p.name,
-            p.kind,
-            kind
-        );
-    }
 }
 
 #[test]
@@ -472,6 +394,28 @@ async fn every_parameter_finds_its_event_and_leaves_out_the_other() {
     );
 }
 
+/// What `GET /events?{name}={value}` answers: the status and, for a 400,
+/// the error message.
+async fn answer(http: &reqwest::Client, fake: &FakeApi, name: &str, value: &str) -> (u16, String) {
+    let response = http
+        .get(format!("{}/events", fake.url()))
+        .query(&[(name, value)])
+        .bearer_auth(fake.api_key())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{name}={value}: {e}"));
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap_or_default();
+    if status == 400 {
+        assert_eq!(
+            body["error"]["code"], "request_cannot_be_parsed",
+            "{name}={value}"
+        );
+    }
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    (status, message.to_owned())
+}
+
 #[tokio::test]
 async fn a_bad_value_of_any_typed_parameter_is_a_400_naming_it() {
     let fake = FakeApi::start().await.expect("the fake starts");
@@ -479,30 +423,52 @@ async fn a_bad_value_of_any_typed_parameter_is_a_400_naming_it() {
     for p in PARAMETERS {
         let bad = match p.kind {
             Kind::Bool => "maybe",
-            Kind::Integer => "1.5",
+            Kind::Integer { .. } => "1.5",
             Kind::Number => "lots",
             Kind::Time => "yesterday",
-            Kind::Enum { .. } => "not_a_value",
+            Kind::Enum(_) => "not_a_value",
             Kind::String => continue,
         };
-        let response = http
-            .get(format!("{}/events?{}={bad}", fake.url(), p.name))
-            .bearer_auth(fake.api_key())
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{}: {e}", p.name));
-        assert_eq!(response.status().as_u16(), 400, "{}", p.name);
-        let body: Value = response.json().await.unwrap_or_default();
-        assert_eq!(
-            body["error"]["code"], "request_cannot_be_parsed",
-            "{}",
-            p.name
-        );
-        let message = body["error"]["message"].as_str().unwrap_or_default();
+        let (status, message) = answer(&http, &fake, p.name, bad).await;
+        assert_eq!(status, 400, "{}", p.name);
         let named = message.contains(p.name)
             || (p.name == "bot" && message.contains("bot type"))
             || (p.role == Role::Start && message.contains("start"))
             || (p.role == Role::End && message.contains("end"));
         assert!(named, "{}: {message}", p.name);
     }
+}
+
+/// The bounds of the table's integers are the fake's: the bound itself is
+/// taken, one past it is a 400 that names the parameter and the range.
+#[tokio::test]
+async fn integer_bounds_come_from_the_table() {
+    let fake = FakeApi::start().await.expect("the fake starts");
+    let http = reqwest::Client::new();
+    let mut bounded = Vec::new();
+    for p in PARAMETERS {
+        let Kind::Integer { min, max } = p.kind else {
+            continue;
+        };
+        bounded.push(p.name);
+        for (bound, past) in [(min, min.map(|m| m - 1)), (max, max.map(|m| m + 1))] {
+            let (Some(bound), Some(past)) = (bound, past) else {
+                continue;
+            };
+            let (status, message) = answer(&http, &fake, p.name, &bound.to_string()).await;
+            assert_eq!(status, 200, "{}={bound}: {message}", p.name);
+            let (status, message) = answer(&http, &fake, p.name, &past.to_string()).await;
+            assert_eq!(status, 400, "{}={past}", p.name);
+            assert!(
+                message.contains(p.name) && message.contains(&bound.to_string()),
+                "{}={past}: {message}",
+                p.name
+            );
+        }
+    }
+    // The two the fake enforced before it read the table are among them.
+    assert!(
+        bounded.contains(&"limit") && bounded.contains(&"total_hits"),
+        "{bounded:?}"
+    );
 }

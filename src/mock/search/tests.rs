@@ -46,6 +46,51 @@ fn refused(query: &str) -> String {
     }
 }
 
+/// The meanings and the SDK's table agree both ways: every filter of the
+/// table has one meaning, every meaning names a filter of the table, and the
+/// roles that are not filters are each played by a parameter.
+#[test]
+fn every_filter_of_the_table_has_one_meaning_and_none_is_stale() {
+    let filters: Vec<&str> = PARAMETERS
+        .iter()
+        .filter(|p| p.role == Role::Filter)
+        .map(|p| p.name)
+        .collect();
+    let without: Vec<&str> = filters
+        .iter()
+        .copied()
+        .filter(|name| semantics(name).is_none())
+        .collect();
+    assert!(without.is_empty(), "filters without a meaning: {without:?}");
+    let mut named: Vec<&str> = SEMANTICS.iter().map(|(name, _)| *name).collect();
+    let stale: Vec<&str> = named
+        .iter()
+        .copied()
+        .filter(|name| !filters.contains(name))
+        .collect();
+    assert!(stale.is_empty(), "meanings of no filter: {stale:?}");
+    named.sort_unstable();
+    named.dedup();
+    assert_eq!(named.len(), SEMANTICS.len(), "a filter with two meanings");
+    for role in [
+        Role::Start,
+        Role::End,
+        Role::Limit,
+        Role::PaginationKey,
+        Role::Reverse,
+        Role::TotalHits,
+    ] {
+        assert!(
+            PARAMETERS.iter().any(|p| p.role == role),
+            "no parameter plays {role:?}"
+        );
+    }
+    assert!(
+        PARAMETERS.len() <= 128,
+        "the reader's `seen` set has 128 bits"
+    );
+}
+
 #[test]
 fn a_boolean_filter_leaves_out_events_without_the_property() {
     let events = [
