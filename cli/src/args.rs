@@ -523,7 +523,7 @@ pub struct ServeArgs {
     pub ruleset: Vec<PathBuf>,
     /// Fail the next N requests, in the order given (repeatable): [OPERATION:]N:FAULT, where
     /// OPERATION is get, search, update, delete or edge and FAULT is an HTTP status (429, 409,
-    /// 500, 503...), retry-after=SECONDS (a 429), html=STATUS (a gateway's HTML page), close,
+    /// 500, 503...), retry-after=SECONDS (a 429), html=STATUS (a gateway's HTML page), close, reset,
     /// cut=BYTES or delay=DURATION. E.g. 3:429, search:1:html=502, update:2:409
     #[arg(long, value_name = "SPEC")]
     pub fail_next: Vec<String>,
