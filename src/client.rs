@@ -247,10 +247,12 @@ impl ClientBuilder {
         };
         let user_agent = HeaderValue::from_str(&user_agent)
             .map_err(|_| Error::config("the user agent suffix is not a valid header value"))?;
+        let timeout_per_request = self.http.is_some();
         let http = match self.http {
             Some(http) => http,
             None => reqwest::Client::builder()
                 .connect_timeout(self.connect_timeout)
+                .timeout(self.attempt_timeout)
                 .build()
                 .map_err(|e| Error::config(format!("the HTTP client could not be built: {e}")))?,
         };
@@ -262,7 +264,9 @@ impl ClientBuilder {
             retry: self.retry,
             operation_timeout: self.operation_timeout,
             attempt_timeout: self.attempt_timeout,
+            timeout_per_request,
             base_path: parsed.path().to_owned(),
+            ii_query: crate::pipeline::ii_query(),
         });
         Ok((http, base, core))
     }

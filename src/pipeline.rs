@@ -23,6 +23,18 @@ use crate::retry::budget::Bucket;
 use crate::retry::classify::{self, Decision, Outcome, Progress, Stop};
 use crate::{ApiError, Error, SDK_IDENTIFIER};
 
+/// `ii=<SDK identifier>`, encoded as a form value (what
+/// `query_pairs_mut` would write: `/` and `+` escaped).
+pub(crate) fn ii_query() -> String {
+    use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+    const FORM: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'*')
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_');
+    format!("ii={}", utf8_percent_encode(SDK_IDENTIFIER, FORM))
+}
+
 /// One operation of the API, as read from the document at build time.
 #[derive(Debug)]
 pub(crate) struct Operation {
@@ -54,8 +66,15 @@ pub(crate) struct Settings {
     pub(crate) budget: Option<Bucket>,
     pub(crate) operation_timeout: Duration,
     pub(crate) attempt_timeout: Duration,
+    /// Whether each request carries the attempt timeout itself: only for an
+    /// HTTP client brought by the caller. The SDK's own client has it as
+    /// its default, which spares every request (and its copy for a retry)
+    /// the map reqwest keeps per-request settings in.
+    pub(crate) timeout_per_request: bool,
     /// The base URL's path (`/v4` for the regions), for the path check.
     pub(crate) base_path: String,
+    /// `ii=<SDK identifier>`, percent-encoded.
+    pub(crate) ii_query: String,
 }
 
 /// A client's shared [`Settings`], cheap to clone.
@@ -226,10 +245,10 @@ async fn run<T>(call: Call<'_>, decode: Decode<T>) -> Result<ResponseValue<T>, E
 }
 
 /// Checks the path, then adds the SDK identifier, the key, the user agent
-/// and the attempt timeout. Per request rather than as the HTTP client's
-/// defaults, so that a client brought with
-/// [`ClientBuilder::http_client`](crate::ClientBuilder::http_client) gets
-/// them too.
+/// and (for a client brought with
+/// [`ClientBuilder::http_client`](crate::ClientBuilder::http_client)) the
+/// attempt timeout: per request rather than as the HTTP client's defaults,
+/// so that such a client gets them too.
 fn prepare(
     settings: &Settings,
     operation: &Operation,
@@ -241,19 +260,26 @@ fn prepare(
         &settings.base_path,
         request.url().path(),
     )?;
-    {
-        let mut query = request.url_mut().query_pairs_mut();
-        query.append_pair("ii", SDK_IDENTIFIER);
-        if let Auth::Query(name, key) = &settings.auth {
-            query.append_pair(name, key);
+    let url = request.url_mut();
+    match url.query() {
+        // Encoded once for the client: this runs on every call.
+        None => url.set_query(Some(&settings.ii_query)),
+        Some(query) => {
+            let joined = format!("{query}&{}", settings.ii_query);
+            url.set_query(Some(&joined));
         }
+    }
+    if let Auth::Query(name, key) = &settings.auth {
+        url.query_pairs_mut().append_pair(name, key);
     }
     let headers = request.headers_mut();
     if let Auth::Header(name, value) = &settings.auth {
         headers.insert(name.clone(), value.clone());
     }
     headers.insert(USER_AGENT, settings.user_agent.clone());
-    *request.timeout_mut() = Some(settings.attempt_timeout);
+    if settings.timeout_per_request {
+        *request.timeout_mut() = Some(settings.attempt_timeout);
+    }
     Ok(())
 }
 
@@ -525,6 +551,15 @@ fn lossy(body: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_identifier_is_encoded_as_a_form_value() {
+        let mut url = reqwest::Url::parse("http://example.test/v4/events").expect("url");
+        url.query_pairs_mut()
+            .append_pair("ii", crate::SDK_IDENTIFIER);
+        assert_eq!(url.query(), Some(super::ii_query().as_str()));
+        assert!(super::ii_query().contains("%2F") && super::ii_query().contains("%2B"));
+    }
+
     /// The future of a call is kept small: it is copied on every call and
     /// grows every future that awaits it (an `Event` held across an
     /// `.await`, or the request builder, would add KBs).
