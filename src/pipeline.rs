@@ -189,7 +189,7 @@ struct Seen {
     status: Option<StatusCode>,
 }
 
-/// A whole success response.
+/// A whole response: the status, the headers and the body read to its end.
 struct Done {
     status: StatusCode,
     headers: HeaderMap,
@@ -329,15 +329,17 @@ async fn attempts(
         let sent = Instant::now();
         let outcome = send_once(settings, request, seen).await;
         let elapsed_ms = sent.elapsed().as_millis() as u64;
+        if let Ok(done) | Err(Failed::Status(done)) = &outcome {
+            tracing::debug!(
+                operation = operation.name,
+                attempt,
+                status = done.status.as_u16(),
+                elapsed_ms,
+                "fingerprint-server-sdk: response"
+            );
+        }
         let outcome = match outcome {
             Ok(done) => {
-                tracing::debug!(
-                    operation = operation.name,
-                    attempt,
-                    status = done.status.as_u16(),
-                    elapsed_ms,
-                    "fingerprint-server-sdk: response"
-                );
                 if let Some(bucket) = bucket {
                     bucket.succeeded(taken);
                 }
@@ -348,13 +350,6 @@ async fn attempts(
         let now = SystemTime::now();
         let class = match &outcome {
             Failed::Status(done) => {
-                tracing::debug!(
-                    operation = operation.name,
-                    attempt,
-                    status = done.status.as_u16(),
-                    elapsed_ms,
-                    "fingerprint-server-sdk: response"
-                );
                 let outcome = Outcome::Response {
                     status: done.status,
                     headers: &done.headers,

@@ -146,6 +146,45 @@ fn add_field(named: &mut FieldsNamed, variant: bool) {
     });
 }
 
+/// The `Key` of a model's properties (`F0`.. for `wires`, `Tag` for the
+/// discriminator when there is one, `Other` for the rest) and how serde
+/// reads it from a property name.
+fn key_type(tag: Option<&str>, keys: &[syn::Ident], wires: &[&String]) -> TokenStream {
+    let tag_variant = tag.map(|_| quote!(Tag,));
+    let tag_arm = tag.map(|t| quote!(#t => Some(Key::Tag),));
+    quote! {
+        #[allow(non_camel_case_types, clippy::enum_variant_names)]
+        enum Key { #tag_variant #(#keys,)* Other(::std::string::String) }
+        impl Key {
+            fn of(name: &str) -> ::std::option::Option<Self> {
+                match name {
+                    #tag_arm
+                    #(#wires => Some(Key::#keys),)*
+                    _ => None,
+                }
+            }
+        }
+        struct KeyVisitor;
+        impl<'de> ::serde::de::Visitor<'de> for KeyVisitor {
+            type Value = Key;
+            fn expecting(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str("a property name")
+            }
+            fn visit_str<E: ::serde::de::Error>(self, name: &str) -> ::std::result::Result<Key, E> {
+                Ok(Key::of(name).unwrap_or_else(|| Key::Other(name.to_owned())))
+            }
+            fn visit_string<E: ::serde::de::Error>(self, name: ::std::string::String) -> ::std::result::Result<Key, E> {
+                Ok(Key::of(&name).unwrap_or(Key::Other(name)))
+            }
+        }
+        impl<'de> ::serde::Deserialize<'de> for Key {
+            fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
+                deserializer.deserialize_identifier(KeyVisitor)
+            }
+        }
+    }
+}
+
 /// A `struct $visitor;` and its `Visitor` impl reading a JSON object into
 /// `construct { fields.., unknown_fields }` of type `value`.
 fn map_visitor(
@@ -173,35 +212,9 @@ fn map_visitor(
     });
     let unknown = format_ident!("{}", FIELD);
     let expecting = format!("a {expecting} object");
+    let key_type = key_type(None, &keys, &wires);
     quote! {
-        #[allow(non_camel_case_types, clippy::enum_variant_names)]
-        enum Key { #(#keys,)* Other(::std::string::String) }
-        impl Key {
-            fn of(name: &str) -> ::std::option::Option<Self> {
-                match name {
-                    #(#wires => Some(Key::#keys),)*
-                    _ => None,
-                }
-            }
-        }
-        struct KeyVisitor;
-        impl<'de> ::serde::de::Visitor<'de> for KeyVisitor {
-            type Value = Key;
-            fn expecting(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                f.write_str("a property name")
-            }
-            fn visit_str<E: ::serde::de::Error>(self, name: &str) -> ::std::result::Result<Key, E> {
-                Ok(Key::of(name).unwrap_or_else(|| Key::Other(name.to_owned())))
-            }
-            fn visit_string<E: ::serde::de::Error>(self, name: ::std::string::String) -> ::std::result::Result<Key, E> {
-                Ok(Key::of(&name).unwrap_or(Key::Other(name)))
-            }
-        }
-        impl<'de> ::serde::Deserialize<'de> for Key {
-            fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
-                deserializer.deserialize_identifier(KeyVisitor)
-            }
-        }
+        #key_type
         struct #visitor;
         impl<'de> ::serde::de::Visitor<'de> for #visitor {
             type Value = #value;
@@ -393,38 +406,11 @@ fn by_discriminator(
     let tag_values = variants.iter().map(|v| &v.tag);
     let indexes = 0..variants.len();
     let expecting = format!("a {name} object");
+    let key_type = key_type(Some(property), &keys, &wires);
     Ok(quote! {
         impl<'de> ::serde::Deserialize<'de> for #name {
             fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
-                #[allow(non_camel_case_types, clippy::enum_variant_names)]
-                enum Key { Tag, #(#keys,)* Other(::std::string::String) }
-                impl Key {
-                    fn of(name: &str) -> ::std::option::Option<Self> {
-                        match name {
-                            #property => Some(Key::Tag),
-                            #(#wires => Some(Key::#keys),)*
-                            _ => None,
-                        }
-                    }
-                }
-                struct KeyVisitor;
-                impl<'de> ::serde::de::Visitor<'de> for KeyVisitor {
-                    type Value = Key;
-                    fn expecting(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                        f.write_str("a property name")
-                    }
-                    fn visit_str<E: ::serde::de::Error>(self, name: &str) -> ::std::result::Result<Key, E> {
-                        Ok(Key::of(name).unwrap_or_else(|| Key::Other(name.to_owned())))
-                    }
-                    fn visit_string<E: ::serde::de::Error>(self, name: ::std::string::String) -> ::std::result::Result<Key, E> {
-                        Ok(Key::of(&name).unwrap_or(Key::Other(name)))
-                    }
-                }
-                impl<'de> ::serde::Deserialize<'de> for Key {
-                    fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
-                        deserializer.deserialize_identifier(KeyVisitor)
-                    }
-                }
+                #key_type
                 struct Visitor;
                 impl<'de> ::serde::de::Visitor<'de> for Visitor {
                     type Value = #name;
