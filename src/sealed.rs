@@ -166,7 +166,7 @@ fn describe_base64_error(err: &base64::DecodeError) -> String {
             format!("invalid character at offset {offset}")
         }
         base64::DecodeError::InvalidLength(len) => format!("invalid length {len}"),
-        base64::DecodeError::InvalidLastSymbol(offset, _) => {
+        base64::DecodeError::InvalidLastSymbol { offset, .. } => {
             format!("invalid last character at offset {offset}")
         }
         base64::DecodeError::InvalidPadding => "invalid padding".to_owned(),
