@@ -3,7 +3,7 @@
 //! journal that lets an interrupted run resume without repeating a
 //! deletion, and a summary at the end.
 
-use std::io::{self, BufRead, IsTerminal, Read, Write};
+use std::io::{self, Read};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -11,6 +11,7 @@ use fingerprint_server_sdk::{Error, RetryPolicy};
 
 use crate::args::{DeleteArgs, Global};
 use crate::clock::{Clock, human};
+use crate::confirm::confirm;
 use crate::connect::{Connection, connect_with};
 use crate::failure::{Failure, Result, exit};
 use crate::journal::{Entry, Journal, State};
@@ -141,36 +142,6 @@ fn journal_path(args: &DeleteArgs, source: &str) -> Result<PathBuf> {
     }
 }
 
-/// Asks on the terminal unless `--yes`.
-fn confirm(count: usize, source: &str, earlier: usize, yes: bool) -> Result<()> {
-    if yes {
-        return Ok(());
-    }
-    let refuse = |why: &str| {
-        Failure::usage(format!("not deleting {count} visitors: {why}"))
-            .with_hint("pass --yes to delete without asking")
-    };
-    let stdin = io::stdin();
-    if source == "-" || !stdin.is_terminal() {
-        return Err(refuse("no terminal to confirm on"));
-    }
-    let earlier = if earlier > 0 {
-        format!(" ({earlier} more are done already)")
-    } else {
-        String::new()
-    };
-    eprint!(
-        "Delete all data of {count} visitors listed in {source}{earlier}? This cannot be undone. [y/N] "
-    );
-    let _ = io::stderr().flush();
-    let mut answer = String::new();
-    match stdin.lock().read_line(&mut answer) {
-        Ok(0) | Err(_) => Err(refuse("no answer")),
-        Ok(_) if matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") => Ok(()),
-        Ok(_) => Err(refuse("not confirmed")),
-    }
-}
-
 pub async fn run(global: &Global, args: DeleteArgs) -> Result<()> {
     let source = args.from_file.clone().unwrap_or_default();
     let ids = read_list(&source)?;
@@ -185,7 +156,20 @@ pub async fn run(global: &Global, args: DeleteArgs) -> Result<()> {
         note!("{}", summary(&Tally::default(), earlier));
         return Ok(());
     }
-    confirm(todo.len(), &source, earlier, args.yes)?;
+    let done = if earlier > 0 {
+        format!(" ({earlier} more are done already)")
+    } else {
+        String::new()
+    };
+    confirm(
+        &format!("{} visitors", todo.len()),
+        &format!(
+            "Delete all data of {} visitors listed in {source}{done}?",
+            todo.len()
+        ),
+        source == "-",
+        args.yes,
+    )?;
     // Every attempt counts against the quota: the SDK does not retry here,
     // this loop does, paced.
     let conn = connect_with(global, Some(RetryPolicy::disabled())).await?;

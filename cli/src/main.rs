@@ -13,6 +13,7 @@ macro_rules! note {
 mod args;
 mod bulk;
 mod clock;
+mod confirm;
 mod connect;
 mod export;
 mod failure;
@@ -31,7 +32,7 @@ mod tail;
 mod timespec;
 mod tools;
 
-use std::io::{self, BufRead, IsTerminal, Write};
+use std::io;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -121,7 +122,12 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Visitors(VisitorsCommand::Delete(args)) => {
             let visitor_id = args.visitor_id.clone().unwrap_or_default();
             // Ask before connecting: nothing is started for a refusal.
-            confirm_delete(&visitor_id, args.yes)?;
+            confirm::confirm(
+                &format!("visitor {visitor_id}"),
+                &format!("Delete all data of visitor {visitor_id}?"),
+                false,
+                args.yes,
+            )?;
             let conn = connect(&cli.global).await?;
             delete(&conn, &visitor_id).await
         }
@@ -169,29 +175,6 @@ async fn update(conn: &Connection, args: UpdateArgs) -> Result<()> {
         .map_err(|e| conn.failure(&format!("update event {}", args.event_id), &e))?;
     note!("updated event {}", args.event_id);
     Ok(())
-}
-
-/// Asks on the terminal unless `--yes`; without a terminal, refuses.
-fn confirm_delete(visitor_id: &str, yes: bool) -> Result<()> {
-    if yes {
-        return Ok(());
-    }
-    let refuse = |why: &str| {
-        Failure::usage(format!("not deleting visitor {visitor_id}: {why}"))
-            .with_hint("pass --yes to delete without asking")
-    };
-    let stdin = io::stdin();
-    if !stdin.is_terminal() {
-        return Err(refuse("no terminal to confirm on"));
-    }
-    eprint!("Delete all data of visitor {visitor_id}? This cannot be undone. [y/N] ");
-    let _ = io::stderr().flush();
-    let mut answer = String::new();
-    match stdin.lock().read_line(&mut answer) {
-        Ok(0) | Err(_) => Err(refuse("no answer")),
-        Ok(_) if matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") => Ok(()),
-        Ok(_) => Err(refuse("not confirmed")),
-    }
 }
 
 async fn delete(conn: &Connection, visitor_id: &str) -> Result<()> {
