@@ -23,6 +23,7 @@ use serde_json::Value;
 use crate::args::{ExportArgs, Format};
 use crate::clock;
 use crate::connect::Connection;
+use crate::durable::sync_dir;
 use crate::failure::{Failure, Result, exit};
 use crate::output::{EventWriter, parse_fields};
 use crate::params::{self, Values};
@@ -126,17 +127,6 @@ impl Checkpoint {
         fs::rename(&tmp, path)?;
         sync_dir(path);
         Ok(())
-    }
-}
-
-/// Makes a rename in `path`'s directory durable, where the platform allows.
-fn sync_dir(path: &Path) {
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    if let Ok(dir) = File::open(dir) {
-        let _ = dir.sync_all();
     }
 }
 

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::durable::sync_dir;
 use crate::failure::{Failure, Result};
 
 const KIND: &str = "fingerprint-cli delete journal";
@@ -192,18 +193,6 @@ impl Journal {
 
     fn failure(&self, error: &io::Error) -> Failure {
         Failure::write(&self.path.display().to_string(), error)
-    }
-}
-
-/// Makes a new file in `path`'s directory durable, where the platform
-/// allows.
-fn sync_dir(path: &Path) {
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    if let Ok(dir) = File::open(dir) {
-        let _ = dir.sync_all();
     }
 }
 

@@ -15,6 +15,7 @@ mod bulk;
 mod clock;
 mod confirm;
 mod connect;
+mod durable;
 mod export;
 mod failure;
 mod follow;
