@@ -74,6 +74,11 @@ pub struct Param {
     pub ty: String,
 }
 
+/// How a parameter's requiredness reads in the report.
+fn presence(required: bool) -> &'static str {
+    if required { "required" } else { "optional" }
+}
+
 /// One difference between the committed document and the new one.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Change {
@@ -290,11 +295,7 @@ impl fmt::Display for Change {
                 "`{op}`: {} parameter `{}` added ({}, `{}`)",
                 param.location,
                 param.name,
-                if param.required {
-                    "required"
-                } else {
-                    "optional"
-                },
+                presence(param.required),
                 param.ty
             ),
             ParameterRemoved { op, param } => write!(
@@ -302,11 +303,7 @@ impl fmt::Display for Change {
                 "`{op}`: {} parameter `{}` removed (was {}, `{}`)",
                 param.location,
                 param.name,
-                if param.required {
-                    "required"
-                } else {
-                    "optional"
-                },
+                presence(param.required),
                 param.ty
             ),
             ParameterMoved { op, name, from, to } => {
@@ -320,11 +317,7 @@ impl fmt::Display for Change {
             } => write!(
                 f,
                 "`{op}`: {location} parameter `{name}` is now {}",
-                if *now_required {
-                    "required"
-                } else {
-                    "optional"
-                }
+                presence(*now_required)
             ),
             SchemaAdded { name, summary } => write!(f, "schema `{name}` added ({summary})"),
             SchemaRemoved { name, summary } => {
