@@ -14,12 +14,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use anyhow::{Result, anyhow, bail};
 use serde_json::{Map, Value, json};
 
-use crate::source::{Loader, Loc};
-
-/// Escapes one JSON pointer segment.
-pub fn escape(seg: &str) -> String {
-    seg.replace('~', "~0").replace('/', "~1")
-}
+use crate::source::{Loader, Loc, escape};
 
 /// Minimal percent-decoding for `$ref` fragments (`%7B` → `{`).
 fn percent_decode(s: &str) -> String {

@@ -337,7 +337,7 @@ fn yaml_to_json(v: &serde_norway::Value, ptr: &str) -> Result<Value> {
                     Y::Bool(b) => b.to_string(),
                     _ => bail!("unsupported mapping key {k:?} at {ptr}"),
                 };
-                let child = format!("{ptr}/{}", crate::convert::escape(&key));
+                let child = format!("{ptr}/{}", escape(&key));
                 let val = yaml_to_json(x, &child)?;
                 if out.insert(key.clone(), val).is_some() {
                     bail!("duplicate key `{key}` at {ptr}");
@@ -377,6 +377,11 @@ fn hex(bytes: &[u8]) -> String {
         let _ = write!(s, "{b:02x}");
     }
     s
+}
+
+/// Escapes one JSON pointer segment (`~` and `/`).
+pub fn escape(seg: &str) -> String {
+    seg.replace('~', "~0").replace('/', "~1")
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::convert::{self, Options};
 use crate::source::tests::MemFetch;
-use crate::source::{Loader, Loc, RealFetch};
+use crate::source::{Loader, Loc, RealFetch, escape};
 use crate::{Api, V3, V4, canonical_json, generate};
 
 /// Converts an in-memory tree whose entry is `/api/<entry>`.
@@ -613,7 +613,7 @@ fn prose_keys(v: &Value, ptr: &str, names_here: bool, found: &mut Vec<String>) {
     match v {
         Value::Object(m) => {
             for (k, x) in m {
-                let p = format!("{ptr}/{}", convert::escape(k));
+                let p = format!("{ptr}/{}", escape(k));
                 let prose = [
                     "description",
                     "summary",
