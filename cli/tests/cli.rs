@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
@@ -15,27 +14,11 @@ use fingerprint_server_sdk::sealed::{self, DecryptionKey};
 use fingerprint_server_sdk::webhook;
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_fingerprint");
+mod common;
+use common::{BIN, command, path_str, scratch};
 
 /// A key that appears nowhere unless something prints it.
 const SECRET_KEY: &str = "sk_test_cli_Wq3nP8zK5vT1";
-
-/// The binary with none of the user's Fingerprint settings.
-fn command() -> Command {
-    let mut command = Command::new(BIN);
-    for var in [
-        "FINGERPRINT_SECRET_API_KEY",
-        "FINGERPRINT_REGION",
-        "FINGERPRINT_WEBHOOK_SECRET",
-        "FINGERPRINT_EXPORT_STOP_AFTER_PAGES",
-        "FINGERPRINT_TEST_TIME_SCALE",
-        "COLUMNS",
-    ] {
-        command.env_remove(var);
-    }
-    command.stdin(Stdio::null());
-    command
-}
 
 #[derive(Debug)]
 struct Output {
@@ -168,21 +151,6 @@ fn ids(text: &str) -> Vec<String> {
 
 fn expected_ids(range: std::ops::Range<usize>) -> Vec<String> {
     range.map(|i| format!("evt-{i:05}")).collect()
-}
-
-/// A fresh directory under cargo's temporary directory for tests.
-fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("cli-tests")
-        .join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
-    dir
-}
-
-fn path_str(path: &Path) -> &str {
-    path.to_str()
-        .unwrap_or_else(|| panic!("non-UTF-8 path {path:?}"))
 }
 
 fn assert_one_error_line(out: &Output) {

@@ -8,23 +8,19 @@ use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::mpsc;
 
 use fingerprint_server_sdk::search::{self, Kind, Parameter, Role};
 
-const BIN: &str = env!("CARGO_BIN_EXE_fingerprint");
+mod common;
+use common::command;
 
 /// Set to rewrite the READMEs' lists of filters instead of failing.
 const BLESS: &str = "FINGERPRINT_BLESS_DOCS";
 
 fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(BIN)
+    let out = command()
         .args(args)
-        .env_remove("FINGERPRINT_SECRET_API_KEY")
-        .env_remove("FINGERPRINT_REGION")
-        .env_remove("FINGERPRINT_WEBHOOK_SECRET")
-        .stdin(Stdio::null())
         .output()
         .unwrap_or_else(|e| panic!("{e}"));
     (

@@ -2,8 +2,8 @@
 //! a child process and called through the SDK's client and the binary.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use fingerprint_server_sdk::mock;
@@ -11,32 +11,10 @@ use fingerprint_server_sdk::types::ErrorCode;
 use fingerprint_server_sdk::{Client, Error, RetryPolicy};
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_fingerprint");
+mod common;
+use common::{BIN, command, path_str, scratch};
+
 const KEY: &str = "serve-test-key";
-
-fn command() -> Command {
-    let mut command = Command::new(BIN);
-    for var in ["FINGERPRINT_SECRET_API_KEY", "FINGERPRINT_REGION"] {
-        command.env_remove(var);
-    }
-    command.stdin(Stdio::null());
-    command
-}
-
-/// A fresh directory under cargo's temporary directory for tests.
-fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("mock-serve-tests")
-        .join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
-    dir
-}
-
-fn path_str(path: &Path) -> &str {
-    path.to_str()
-        .unwrap_or_else(|| panic!("non-UTF-8 path {path:?}"))
-}
 
 /// A running `mock serve`, killed when dropped.
 struct Served {
