@@ -266,7 +266,6 @@ impl ClientBuilder {
             attempt_timeout: self.attempt_timeout,
             timeout_per_request,
             base_path: parsed.path().to_owned(),
-            ii_query: crate::pipeline::ii_query(),
         });
         Ok((http, base, core))
     }

@@ -7,7 +7,7 @@
 
 use std::fmt;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -23,16 +23,19 @@ use crate::retry::budget::Bucket;
 use crate::retry::classify::{self, Decision, Outcome, Progress, Stop};
 use crate::{ApiError, Error, SDK_IDENTIFIER};
 
-/// `ii=<SDK identifier>`, encoded as a form value (what
-/// `query_pairs_mut` would write: `/` and `+` escaped).
-pub(crate) fn ii_query() -> String {
+/// `ii=<SDK identifier>`, encoded as a form value (what `query_pairs_mut`
+/// would write: `/` and `+` escaped). The identifier is a constant, so this
+/// is encoded once per process and shared by every client.
+fn ii_query() -> &'static str {
     use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
     const FORM: &AsciiSet = &NON_ALPHANUMERIC
         .remove(b'*')
         .remove(b'-')
         .remove(b'.')
         .remove(b'_');
-    format!("ii={}", utf8_percent_encode(SDK_IDENTIFIER, FORM))
+    static ENCODED: LazyLock<String> =
+        LazyLock::new(|| format!("ii={}", utf8_percent_encode(SDK_IDENTIFIER, FORM)));
+    &ENCODED
 }
 
 /// One operation of the API, as read from the document at build time.
@@ -73,8 +76,6 @@ pub(crate) struct Settings {
     pub(crate) timeout_per_request: bool,
     /// The base URL's path (`/v4` for the regions), for the path check.
     pub(crate) base_path: String,
-    /// `ii=<SDK identifier>`, percent-encoded.
-    pub(crate) ii_query: String,
 }
 
 /// A client's shared [`Settings`], cheap to clone.
@@ -262,10 +263,10 @@ fn prepare(
     )?;
     let url = request.url_mut();
     match url.query() {
-        // Encoded once for the client: this runs on every call.
-        None => url.set_query(Some(&settings.ii_query)),
+        // Encoded once: this runs on every call.
+        None => url.set_query(Some(ii_query())),
         Some(query) => {
-            let joined = format!("{query}&{}", settings.ii_query);
+            let joined = format!("{query}&{}", ii_query());
             url.set_query(Some(&joined));
         }
     }
@@ -551,8 +552,10 @@ mod tests {
         let mut url = reqwest::Url::parse("http://example.test/v4/events").expect("url");
         url.query_pairs_mut()
             .append_pair("ii", crate::SDK_IDENTIFIER);
-        assert_eq!(url.query(), Some(super::ii_query().as_str()));
-        assert!(super::ii_query().contains("%2F") && super::ii_query().contains("%2B"));
+        assert_eq!(url.query(), Some(super::ii_query()));
+        // Whatever the version: the value carries no raw `/` or `+`.
+        let value = &super::ii_query()["ii=".len()..];
+        assert!(value.contains("%2F") && !value.contains(['/', '+']));
     }
 
     /// The future of a call is kept small: it is copied on every call and
