@@ -15,38 +15,10 @@ use fingerprint_server_sdk::webhook;
 use serde_json::{Value, json};
 
 mod common;
-use common::{BIN, command, path_str, scratch};
+use common::{BIN, Output, command, finish, path_str, run, run_in, scratch};
 
 /// A key that appears nowhere unless something prints it.
 const SECRET_KEY: &str = "sk_test_cli_Wq3nP8zK5vT1";
-
-#[derive(Debug)]
-struct Output {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn finish(output: std::process::Output) -> Output {
-    Output {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
-}
-
-fn run(args: &[&str]) -> Output {
-    run_in(command(), args)
-}
-
-fn run_in(mut command: Command, args: &[&str]) -> Output {
-    finish(
-        command
-            .args(args)
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run {BIN}: {e}")),
-    )
-}
 
 fn run_with_stdin(args: &[&str], input: &[u8]) -> Output {
     let mut child = command()

@@ -13,29 +13,17 @@ use std::sync::mpsc;
 use fingerprint_server_sdk::search::{self, Kind, Parameter, Role};
 
 mod common;
-use common::command;
+use common::run;
 
 /// Set to rewrite the READMEs' lists of filters instead of failing.
 const BLESS: &str = "FINGERPRINT_BLESS_DOCS";
 
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = command()
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{e}"));
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 fn help(command: &[&str]) -> String {
     let mut args = command.to_vec();
     args.push("--help");
-    let (code, stdout, stderr) = run(&args);
-    assert_eq!(code, 0, "{command:?}: {stderr}");
-    stdout
+    let out = run(&args);
+    assert_eq!(out.code, 0, "{command:?}: {}", out.stderr);
+    out.stdout
 }
 
 fn flag(p: &Parameter) -> String {
@@ -76,8 +64,9 @@ fn every_parameter_is_a_flag_with_its_values_in_help_and_completions() {
             assert!(lists(&text, &flag(p)), "{command:?} has no {}", flag(p));
         }
     }
-    let (code, bash, _) = run(&["completions", "bash"]);
-    assert_eq!(code, 0);
+    let out = run(&["completions", "bash"]);
+    assert_eq!(out.code, 0);
+    let bash = out.stdout;
     let mut enums = 0;
     for p in filters() {
         let Kind::Enum(values) = p.kind else { continue };
@@ -196,9 +185,9 @@ fn every_filter_reaches_the_api_as_given() {
         "jsonl",
     ];
     all.extend(args.iter().map(String::as_str));
-    let (code, stdout, stderr) = run(&all);
-    assert_eq!(code, 0, "{stderr}");
-    assert!(stdout.is_empty(), "{stdout}");
+    let out = run(&all);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
     let line = requests
         .recv_timeout(std::time::Duration::from_secs(10))
         .unwrap_or_else(|e| panic!("no request: {e}"));
@@ -219,10 +208,14 @@ fn a_value_the_sdk_refuses_is_a_usage_error_naming_its_flag() {
     let number = filters()
         .find(|p| p.kind == Kind::Number)
         .unwrap_or_else(|| panic!("a number filter"));
-    let (code, stdout, stderr) = run(&["--demo", "events", "search", &flag(number), "lots"]);
-    assert_eq!(code, 2, "{stderr}");
-    assert!(stdout.is_empty());
-    assert!(stderr.contains(&format!("{}: ", flag(number))), "{stderr}");
+    let out = run(&["--demo", "events", "search", &flag(number), "lots"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stdout.is_empty());
+    assert!(
+        out.stderr.contains(&format!("{}: ", flag(number))),
+        "{}",
+        out.stderr
+    );
 }
 
 // ---------------------------------------------------------------- the READMEs

@@ -12,7 +12,7 @@ use fingerprint_server_sdk::{Client, Error, RetryPolicy};
 use serde_json::{Value, json};
 
 mod common;
-use common::{BIN, command, path_str, scratch};
+use common::{BIN, command, path_str, run, scratch};
 
 const KEY: &str = "serve-test-key";
 
@@ -87,25 +87,6 @@ fn client(url: &str) -> Client {
         .retry(RetryPolicy::disabled())
         .build()
         .unwrap_or_else(|e| panic!("{e}"))
-}
-
-#[derive(Debug)]
-struct Output {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(args: &[&str]) -> Output {
-    let output = command()
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {BIN}: {e}"));
-    Output {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
 }
 
 #[test]

@@ -42,3 +42,34 @@ pub fn path_str(path: &Path) -> &str {
     path.to_str()
         .unwrap_or_else(|| panic!("non-UTF-8 path {path:?}"))
 }
+
+/// What a finished command printed, and its exit code (-1 when a signal
+/// ended it).
+#[derive(Debug)]
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub fn finish(output: std::process::Output) -> Output {
+    Output {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// Runs [`command`] with `args` to the end.
+pub fn run(args: &[&str]) -> Output {
+    run_in(command(), args)
+}
+
+pub fn run_in(mut command: Command, args: &[&str]) -> Output {
+    finish(
+        command
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {BIN}: {e}")),
+    )
+}
