@@ -5,9 +5,9 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use fingerprint_server_sdk::mock::{self, FakeApi, Fault};
 use fingerprint_server_sdk::sealed::{self, DecryptionKey};
@@ -15,7 +15,7 @@ use fingerprint_server_sdk::webhook;
 use serde_json::{Value, json};
 
 mod common;
-use common::{BIN, Output, command, finish, path_str, run, run_in, scratch};
+use common::{BIN, Output, Running, command, finish, path_str, run, run_in, scratch};
 
 /// A key that appears nowhere unless something prints it.
 const SECRET_KEY: &str = "sk_test_cli_Wq3nP8zK5vT1";
@@ -1149,12 +1149,17 @@ fn mock_serve_runs_until_interrupted() {
         "{out:?}"
     );
 
-    let out = run(&[
-        "mock",
-        "serve",
-        "--seed",
-        path_str(&dir.join("missing.jsonl")),
-    ]);
+    // Refused before anything listens; a limit in case it is not.
+    let out = Running::start(
+        command(),
+        &[
+            "mock",
+            "serve",
+            "--seed",
+            path_str(&dir.join("missing.jsonl")),
+        ],
+    )
+    .finish(Duration::from_secs(10));
     assert_eq!(out.code, 2, "{out:?}");
 
     // A line that is not an event: nothing is served, and the line is named.
@@ -1164,7 +1169,8 @@ fn mock_serve_runs_until_interrupted() {
         event(0, now, "seeded")
     );
     std::fs::write(&bad, text).unwrap_or_else(|e| panic!("{e}"));
-    let out = run(&["mock", "serve", "--seed", path_str(&bad)]);
+    let out = Running::start(command(), &["mock", "serve", "--seed", path_str(&bad)])
+        .finish(Duration::from_secs(10));
     assert_eq!(out.code, 1, "{out:?}");
     assert!(out.stderr.contains("bad.jsonl:3: "), "{out:?}");
     assert!(out.stdout.is_empty(), "no URL announced: {out:?}");
@@ -1388,103 +1394,6 @@ fn network_failures_and_timeouts_exit_4() {
 /// A speed-up for the commands that wait (polling, retries, quota pacing):
 /// a second passes in 50 ms (debug builds read it; see cli/src/clock.rs).
 const FAST: &str = "20";
-
-/// A spawned command whose stdout and stderr are read as they come.
-struct Running {
-    child: Child,
-    stdout: mpsc::Receiver<String>,
-    stderr: Arc<Mutex<String>>,
-    stderr_lines: mpsc::Receiver<String>,
-}
-
-impl Running {
-    fn start(mut command: Command, args: &[&str]) -> Self {
-        let mut child = command
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run {BIN}: {e}"));
-        let (out_tx, stdout) = mpsc::channel();
-        let out = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(|l| l.ok()) {
-                if out_tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let (err_tx, stderr_lines) = mpsc::channel();
-        let err = child.stderr.take().unwrap_or_else(|| panic!("no stderr"));
-        let all = stderr.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(err).lines().map_while(|l| l.ok()) {
-                if let Ok(mut all) = all.lock() {
-                    all.push_str(&line);
-                    all.push('\n');
-                }
-                let _ = err_tx.send(line);
-            }
-        });
-        Self {
-            child,
-            stdout,
-            stderr,
-            stderr_lines,
-        }
-    }
-
-    /// The next stdout line, within a few seconds.
-    fn line(&self) -> String {
-        self.stdout
-            .recv_timeout(Duration::from_secs(10))
-            .unwrap_or_else(|_| panic!("no output; stderr: {}", self.stderr()))
-    }
-
-    /// Reads stderr until a line contains `text`.
-    fn wait_for_stderr(&self, text: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-            match self.stderr_lines.recv_timeout(left) {
-                Ok(line) if line.contains(text) => return line,
-                Ok(_) => {}
-                Err(_) => break,
-            }
-        }
-        panic!("no stderr line with {text:?}: {}", self.stderr())
-    }
-
-    fn stderr(&self) -> String {
-        self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
-    }
-
-    /// Waits for the exit (killing the command after `limit`), then
-    /// returns what it printed that was not read yet.
-    fn finish(mut self, limit: Duration) -> Output {
-        let deadline = Instant::now() + limit;
-        let code = loop {
-            match self.child.try_wait() {
-                Ok(Some(status)) => break status.code().unwrap_or(-1),
-                Ok(None) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-                _ => {
-                    let _ = self.child.kill();
-                    panic!("still running after {limit:?}; stderr: {}", self.stderr());
-                }
-            }
-        };
-        // The reader threads end with the process's pipes.
-        let stdout: String = self.stdout.iter().map(|l| l + "\n").collect();
-        while self.stderr_lines.recv().is_ok() {}
-        Output {
-            code,
-            stdout,
-            stderr: self.stderr(),
-        }
-    }
-}
 
 /// One request a [`Receiver`] got.
 #[derive(Debug, Clone)]
@@ -2231,7 +2140,7 @@ fn an_interrupted_bulk_delete_resumes_without_repeating_a_deletion() {
         first.stderr()
     );
     let interrupted = Command::new("kill")
-        .args(["-INT", &first.child.id().to_string()])
+        .args(["-INT", &first.id().to_string()])
         .status()
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(interrupted.success());

@@ -12,7 +12,7 @@ use fingerprint_server_sdk::{Client, Error, RetryPolicy};
 use serde_json::{Value, json};
 
 mod common;
-use common::{BIN, command, path_str, run, scratch};
+use common::{BIN, Running, command, path_str, run, scratch};
 
 const KEY: &str = "serve-test-key";
 
@@ -297,7 +297,8 @@ fn bad_flags_are_refused_before_anything_listens() {
     ] {
         let mut all = vec!["mock", "serve", "--port", "0", "--seed", path_str(&seed)];
         all.extend_from_slice(&args);
-        let out = run(&all);
+        // Refused before anything listens; a limit in case it is not.
+        let out = Running::start(command(), &all).finish(Duration::from_secs(10));
         assert_eq!(out.code, code, "{args:?}: {out:?}");
         assert!(out.stderr.contains(needle), "{args:?}: {out:?}");
         assert!(out.stdout.is_empty(), "no URL announced: {out:?}");

@@ -1,11 +1,15 @@
 //! What every test of the `fingerprint` binary starts from: the binary
-//! without the user's settings, and scratch directories.
+//! without the user's settings, running it and reading what it printed,
+//! and scratch directories.
 
 // Each test file uses a part of this.
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_fingerprint");
 
@@ -72,4 +76,106 @@ pub fn run_in(mut command: Command, args: &[&str]) -> Output {
             .output()
             .unwrap_or_else(|e| panic!("cannot run {BIN}: {e}")),
     )
+}
+
+/// A spawned command whose stdout and stderr are read as they come.
+pub struct Running {
+    child: Child,
+    stdout: mpsc::Receiver<String>,
+    stderr: Arc<Mutex<String>>,
+    stderr_lines: mpsc::Receiver<String>,
+}
+
+impl Running {
+    pub fn start(mut command: Command, args: &[&str]) -> Self {
+        let mut child = command
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {BIN}: {e}"));
+        let (out_tx, stdout) = mpsc::channel();
+        let out = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(|l| l.ok()) {
+                if out_tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let (err_tx, stderr_lines) = mpsc::channel();
+        let err = child.stderr.take().unwrap_or_else(|| panic!("no stderr"));
+        let all = stderr.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(|l| l.ok()) {
+                if let Ok(mut all) = all.lock() {
+                    all.push_str(&line);
+                    all.push('\n');
+                }
+                let _ = err_tx.send(line);
+            }
+        });
+        Self {
+            child,
+            stdout,
+            stderr,
+            stderr_lines,
+        }
+    }
+
+    /// The process id, for signals.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The next stdout line, within a few seconds.
+    pub fn line(&self) -> String {
+        self.stdout
+            .recv_timeout(Duration::from_secs(10))
+            .unwrap_or_else(|_| panic!("no output; stderr: {}", self.stderr()))
+    }
+
+    /// Reads stderr until a line contains `text`.
+    pub fn wait_for_stderr(&self, text: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.stderr_lines.recv_timeout(left) {
+                Ok(line) if line.contains(text) => return line,
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        panic!("no stderr line with {text:?}: {}", self.stderr())
+    }
+
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Waits for the exit (killing the command after `limit`), then
+    /// returns what it printed that was not read yet.
+    pub fn finish(mut self, limit: Duration) -> Output {
+        let deadline = Instant::now() + limit;
+        let code = loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => break status.code().unwrap_or(-1),
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                _ => {
+                    let _ = self.child.kill();
+                    panic!("still running after {limit:?}; stderr: {}", self.stderr());
+                }
+            }
+        };
+        // The reader threads end with the process's pipes.
+        let stdout: String = self.stdout.iter().map(|l| l + "\n").collect();
+        while self.stderr_lines.recv().is_ok() {}
+        Output {
+            code,
+            stdout,
+            stderr: self.stderr(),
+        }
+    }
 }
