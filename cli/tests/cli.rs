@@ -9,16 +9,15 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
-use fingerprint_server_sdk::mock::{self, FakeApi, Fault};
+use fingerprint_server_sdk::mock::{self, Fault};
 use fingerprint_server_sdk::sealed::{self, DecryptionKey};
 use fingerprint_server_sdk::webhook;
 use serde_json::{Value, json};
 
 mod common;
-use common::{BIN, Output, Running, command, finish, path_str, run, run_in, scratch};
-
-/// A key that appears nowhere unless something prints it.
-const SECRET_KEY: &str = "sk_test_cli_Wq3nP8zK5vT1";
+use common::{
+    Api, BIN, Output, Running, SECRET_KEY, command, event, finish, path_str, run, run_in, scratch,
+};
 
 fn run_with_stdin(args: &[&str], input: &[u8]) -> Output {
     let mut child = command()
@@ -40,78 +39,6 @@ fn json(text: &str) -> Value {
 
 fn lines(text: &str) -> Vec<&str> {
     text.lines().filter(|l| !l.is_empty()).collect()
-}
-
-/// The fake API on its own runtime, for the child processes to call.
-struct Api {
-    fake: FakeApi,
-    url: String,
-    /// The timestamp of `evt-00000` (see [`Api::with_events`]).
-    newest_ms: i64,
-    // Dropped after the fake.
-    _runtime: tokio::runtime::Runtime,
-}
-
-impl Api {
-    fn start() -> Self {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap_or_else(|e| panic!("{e}"));
-        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
-        let fake = runtime
-            .block_on(FakeApi::start_on(addr, SECRET_KEY))
-            .unwrap_or_else(|e| panic!("{e}"));
-        Self {
-            url: fake.url(),
-            newest_ms: mock::now_ms() - 60_000,
-            fake,
-            _runtime: runtime,
-        }
-    }
-
-    /// `count` events `evt-00000`, `evt-00001`, ... one second apart, newest
-    /// first (the newest a minute old), over `visitors` visitors.
-    fn with_events(count: usize, visitors: usize) -> Self {
-        let api = Self::start();
-        for i in 0..count {
-            api.insert(event(
-                i,
-                api.newest_ms - (i as i64) * 1000,
-                &format!("vis{}", i % visitors),
-            ));
-        }
-        api
-    }
-
-    fn insert(&self, event: Value) {
-        self.fake
-            .insert_json(event)
-            .unwrap_or_else(|e| panic!("{e}"));
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        let mut all = vec!["--base-url", &self.url, "--api-key", SECRET_KEY];
-        all.extend_from_slice(args);
-        run(&all)
-    }
-}
-
-fn event(i: usize, ts: i64, visitor: &str) -> Value {
-    json!({
-        "event_id": format!("evt-{i:05}"),
-        "timestamp": ts,
-        "url": format!("https://shop.example/p/{i}"),
-        "ip_address": format!("192.0.2.{}", i % 250 + 1),
-        "identification": {
-            "visitor_id": visitor,
-            "visitor_found": true,
-            "confidence": {"score": 0.5}
-        },
-        "bot": if i % 10 == 3 { "bad" } else { "not_detected" },
-        "suspect": i.is_multiple_of(7)
-    })
 }
 
 fn ids(text: &str) -> Vec<String> {

@@ -5,15 +5,14 @@
 //! table's.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::TcpListener;
 use std::path::Path;
-use std::sync::mpsc;
 
+use fingerprint_server_sdk::mock::Fault;
 use fingerprint_server_sdk::search::{self, Kind, Parameter, Role};
+use serde_json::json;
 
 mod common;
-use common::run;
+use common::{Api, run};
 
 /// Set to rewrite the READMEs' lists of filters instead of failing.
 const BLESS: &str = "FINGERPRINT_BLESS_DOCS";
@@ -79,70 +78,6 @@ fn every_parameter_is_a_flag_with_its_values_in_help_and_completions() {
     assert!(enums > 5, "{enums} enum filters");
 }
 
-/// A server that answers one request with an empty page and sends its
-/// request line down the channel.
-fn one_page_server() -> (String, mpsc::Receiver<String>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
-    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
-    let (lines, received) = mpsc::channel();
-    std::thread::spawn(move || {
-        let Some(Ok(mut stream)) = listener.incoming().next() else {
-            return;
-        };
-        let mut request = Vec::new();
-        let mut buf = [0u8; 8192];
-        while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-            match stream.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => request.extend_from_slice(&buf[..n]),
-            }
-        }
-        let head = String::from_utf8_lossy(&request).into_owned();
-        let _ = lines.send(head.lines().next().unwrap_or_default().to_owned());
-        let body = br#"{"events":[]}"#;
-        let _ = write!(
-            stream,
-            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
-             Connection: close\r\n\r\n",
-            body.len()
-        );
-        let _ = stream.write_all(body);
-    });
-    (format!("http://{addr}/v4"), received)
-}
-
-fn decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
-                out.push(u8::from_str_radix(hex, 16).unwrap_or(b'?'));
-                i += 2;
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// The query of a request line, by key, values in order.
-fn query(request_line: &str) -> BTreeMap<String, Vec<String>> {
-    let target = request_line.split(' ').nth(1).unwrap_or_default();
-    let mut pairs: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    if let Some((_, query)) = target.split_once('?') {
-        for pair in query.split('&') {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            pairs.entry(decode(key)).or_default().push(decode(value));
-        }
-    }
-    pairs
-}
-
 #[test]
 fn every_filter_reaches_the_api_as_given() {
     let mut args: Vec<String> = Vec::new();
@@ -171,36 +106,34 @@ fn every_filter_reaches_the_api_as_given() {
         }
         expected.insert(p.name.to_owned(), values);
     }
-    let (url, requests) = one_page_server();
-    let mut all = vec![
-        "--base-url",
-        &url,
-        "--api-key",
-        "k",
-        "--retries",
-        "0",
-        "events",
-        "search",
-        "--format",
-        "jsonl",
-    ];
+    let api = Api::start();
+    // An empty page, whatever the query holds: a queued fault answers
+    // before the fake looks at any value.
+    api.fake
+        .fail_next(1, Fault::json(200, &json!({"events": []})));
+    let mut all = vec!["--retries", "0", "events", "search", "--format", "jsonl"];
     all.extend(args.iter().map(String::as_str));
-    let out = run(&all);
+    let out = api.run(&all);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stdout.is_empty(), "{}", out.stdout);
-    let line = requests
-        .recv_timeout(std::time::Duration::from_secs(10))
-        .unwrap_or_else(|e| panic!("no request: {e}"));
-    let sent = query(&line);
+    let journal = api.fake.journal();
+    let [request] = journal.as_slice() else {
+        panic!("one request, not {journal:?}");
+    };
+    let mut sent: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for (key, value) in &request.query {
+        sent.entry(key).or_default().push(value.clone());
+    }
+    let query = &request.query;
     for (name, values) in &expected {
-        assert_eq!(sent.get(name), Some(values), "{name} in {line}");
+        assert_eq!(sent.get(name.as_str()), Some(values), "{name} in {query:?}");
     }
     // No other search parameter (the SDK adds its own `ii`, which is not one).
     let parameters = sent
         .keys()
         .filter(|key| search::parameter(key).is_some())
         .count();
-    assert_eq!(parameters, expected.len(), "nothing else: {line}");
+    assert_eq!(parameters, expected.len(), "nothing else: {query:?}");
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! What every test of the `fingerprint` binary starts from: the binary
 //! without the user's settings, running it and reading what it printed,
-//! and scratch directories.
+//! the SDK's fake API for it to call, and scratch directories.
 
 // Each test file uses a part of this.
 #![allow(dead_code)]
@@ -11,7 +11,13 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
+use fingerprint_server_sdk::mock::{self, FakeApi};
+use serde_json::{Value, json};
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_fingerprint");
+
+/// A key that appears nowhere unless something prints it.
+pub const SECRET_KEY: &str = "sk_test_cli_Wq3nP8zK5vT1";
 
 /// The binary with none of the user's Fingerprint settings, nor the test
 /// hooks' or the terminal's, and no stdin.
@@ -178,4 +184,78 @@ impl Running {
             stderr: self.stderr(),
         }
     }
+}
+
+/// The fake API on its own runtime, for the child processes to call.
+pub struct Api {
+    pub fake: FakeApi,
+    pub url: String,
+    /// The timestamp of `evt-00000` (see [`Api::with_events`]).
+    pub newest_ms: i64,
+    // Dropped after the fake.
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl Api {
+    pub fn start() -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+        let fake = runtime
+            .block_on(FakeApi::start_on(addr, SECRET_KEY))
+            .unwrap_or_else(|e| panic!("{e}"));
+        Self {
+            url: fake.url(),
+            newest_ms: mock::now_ms() - 60_000,
+            fake,
+            _runtime: runtime,
+        }
+    }
+
+    /// `count` events `evt-00000`, `evt-00001`, ... one second apart, newest
+    /// first (the newest a minute old), over `visitors` visitors.
+    pub fn with_events(count: usize, visitors: usize) -> Self {
+        let api = Self::start();
+        for i in 0..count {
+            api.insert(event(
+                i,
+                api.newest_ms - (i as i64) * 1000,
+                &format!("vis{}", i % visitors),
+            ));
+        }
+        api
+    }
+
+    pub fn insert(&self, event: Value) {
+        self.fake
+            .insert_json(event)
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        let mut all = vec!["--base-url", &self.url, "--api-key", SECRET_KEY];
+        all.extend_from_slice(args);
+        run(&all)
+    }
+}
+
+/// The event `evt-{i:05}` at `ts`: a bad bot every tenth from the fourth,
+/// suspect every seventh.
+pub fn event(i: usize, ts: i64, visitor: &str) -> Value {
+    json!({
+        "event_id": format!("evt-{i:05}"),
+        "timestamp": ts,
+        "url": format!("https://shop.example/p/{i}"),
+        "ip_address": format!("192.0.2.{}", i % 250 + 1),
+        "identification": {
+            "visitor_id": visitor,
+            "visitor_found": true,
+            "confidence": {"score": 0.5}
+        },
+        "bot": if i % 10 == 3 { "bad" } else { "not_detected" },
+        "suspect": i.is_multiple_of(7)
+    })
 }
