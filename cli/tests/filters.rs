@@ -12,7 +12,7 @@ use fingerprint_server_sdk::search::{self, Kind, Parameter, Role};
 use serde_json::json;
 
 mod common;
-use common::{Api, run};
+use common::{Api, run, scratch};
 
 /// Set to rewrite the READMEs' lists of filters instead of failing.
 const BLESS: &str = "FINGERPRINT_BLESS_DOCS";
@@ -250,8 +250,7 @@ fn a_list_that_drifted_is_reported_with_the_expected_text() {
     if std::env::var_os(BLESS).is_some() {
         return;
     }
-    let dir = std::env::temp_dir().join(format!("fingerprint-cli-filters-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let dir = scratch("drifted");
     let expected = filters_markdown();
     let file = dir.join("README.md");
     let stale = expected.replace("| `--", "| `--old-");
@@ -266,5 +265,4 @@ fn a_list_that_drifted_is_reported_with_the_expected_text() {
     assert_eq!(check_block(&file, &expected), None);
     std::fs::write(&file, "# no list\n").unwrap_or_else(|e| panic!("{e}"));
     assert!(check_block(&file, &expected).is_some_and(|c| c.contains("has no")));
-    let _ = std::fs::remove_dir_all(&dir);
 }
