@@ -2,7 +2,7 @@
 //! a child process and called through the SDK's client and the binary.
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
@@ -33,9 +33,7 @@ impl Drop for Served {
 /// Starts `mock serve` with a seed file of `events` and `extra` arguments,
 /// and reads its banner up to the `try:` line.
 fn serve(dir: &Path, events: &[Value], extra: &[&str]) -> Served {
-    let seed = dir.join("seed.jsonl");
-    let text: String = events.iter().map(|e| format!("{e}\n")).collect();
-    std::fs::write(&seed, text).unwrap_or_else(|e| panic!("{e}"));
+    let seed = write_seed(dir, events);
     let mut child = command()
         .args(["mock", "serve", "--port", "0", "--key", KEY, "--seed"])
         .arg(&seed)
@@ -63,6 +61,14 @@ fn serve(dir: &Path, events: &[Value], extra: &[&str]) -> Served {
         .to_owned();
     assert!(url.ends_with("/v4"), "no URL announced: {banner}");
     Served { child, url, banner }
+}
+
+/// Writes `events` to `seed.jsonl` in `dir`, one a line.
+fn write_seed(dir: &Path, events: &[Value]) -> PathBuf {
+    let seed = dir.join("seed.jsonl");
+    let text: String = events.iter().map(|e| format!("{e}\n")).collect();
+    std::fs::write(&seed, text).unwrap_or_else(|e| panic!("{e}"));
+    seed
 }
 
 fn event(id: &str, bot: &str) -> Value {
@@ -274,8 +280,7 @@ fn a_cut_body_and_a_delay_reach_the_client() {
 #[test]
 fn bad_flags_are_refused_before_anything_listens() {
     let dir = scratch("bad");
-    let seed = dir.join("seed.jsonl");
-    std::fs::write(&seed, format!("{}\n", event("evt_1", "bad"))).unwrap_or_else(|e| panic!("{e}"));
+    let seed = write_seed(&dir, &[event("evt_1", "bad")]);
     let not_json = dir.join("not.json");
     std::fs::write(&not_json, "{ nope").unwrap_or_else(|e| panic!("{e}"));
     let bad_rule = dir.join("bad_rule.json");
