@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use fingerprint_server_sdk::mock;
 use fingerprint_server_sdk::types::ErrorCode;
-use fingerprint_server_sdk::{Client, Error, RetryPolicy};
+use fingerprint_server_sdk::{Client, ClientBuilder, Error, RetryPolicy};
 use serde_json::{Value, json};
 
 mod common;
@@ -87,12 +87,12 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn client(url: &str) -> Client {
+/// A client of the served fake without retries; callers add settings,
+/// then build it.
+fn client_builder(url: &str) -> ClientBuilder {
     Client::builder(KEY)
         .base_url(url)
         .retry(RetryPolicy::disabled())
-        .build()
-        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 #[test]
@@ -177,7 +177,9 @@ fn queued_faults_are_served_in_order_per_operation() {
         "{}",
         served.banner
     );
-    let client = client(&served.url);
+    let client = client_builder(&served.url)
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
     runtime().block_on(async {
         // A get skips the search's fault and takes the first untargeted one.
         let err = client
@@ -243,10 +245,10 @@ fn a_cut_body_and_a_delay_reach_the_client() {
         "{}",
         served.banner
     );
-    let patient = client(&served.url);
-    let hasty = Client::builder(KEY)
-        .base_url(&served.url)
-        .retry(RetryPolicy::disabled())
+    let patient = client_builder(&served.url)
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let hasty = client_builder(&served.url)
         .attempt_timeout(Duration::from_millis(50))
         .build()
         .unwrap_or_else(|e| panic!("{e}"));
