@@ -1,4 +1,5 @@
-//! Every command of the `fingerprint` binary, run as a child process against
+//! Every command of the `fingerprint` binary (`mock serve` has its own file),
+//! run as a child process against
 //! the SDK's fake API (started here, in the test process) or `--demo`,
 //! checking stdout, stderr and the exit code.
 
@@ -16,7 +17,8 @@ use serde_json::{Value, json};
 
 mod common;
 use common::{
-    Api, BIN, Output, Running, SECRET_KEY, command, event, finish, path_str, run, run_in, scratch,
+    Api, BIN, Output, Running, SECRET_KEY, assert_one_error_line, command, event, expected_ids,
+    finish, ids, json, lines, path_str, run, run_in, scratch,
 };
 
 fn run_with_stdin(args: &[&str], input: &[u8]) -> Output {
@@ -31,31 +33,6 @@ fn run_with_stdin(args: &[&str], input: &[u8]) -> Output {
         stdin.write_all(input).unwrap_or_else(|e| panic!("{e}"));
     }
     finish(child.wait_with_output().unwrap_or_else(|e| panic!("{e}")))
-}
-
-fn json(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
-}
-
-fn lines(text: &str) -> Vec<&str> {
-    text.lines().filter(|l| !l.is_empty()).collect()
-}
-
-fn ids(text: &str) -> Vec<String> {
-    lines(text)
-        .iter()
-        .map(|l| json(l)["event_id"].as_str().unwrap_or_default().to_owned())
-        .collect()
-}
-
-fn expected_ids(range: std::ops::Range<usize>) -> Vec<String> {
-    range.map(|i| format!("evt-{i:05}")).collect()
-}
-
-fn assert_one_error_line(out: &Output) {
-    let errors = lines(&out.stderr);
-    assert_eq!(errors.len(), 1, "{out:?}");
-    assert!(errors[0].starts_with("error: "), "{out:?}");
 }
 
 // ---------------------------------------------------------------- help
@@ -999,109 +976,6 @@ fn base64_encode(bytes: &[u8]) -> String {
         }
     }
     out
-}
-
-// ---------------------------------------------------------------- mock serve
-
-#[test]
-fn mock_serve_runs_until_interrupted() {
-    let dir = scratch("serve");
-    let seed = dir.join("seed.jsonl");
-    let now = mock::now_ms();
-    let mut text = String::new();
-    for i in 0..3 {
-        text.push_str(&event(i, now - 1000 * i as i64, "seeded").to_string());
-        text.push('\n');
-    }
-    std::fs::write(&seed, text).unwrap_or_else(|e| panic!("{e}"));
-
-    let mut child = command()
-        .args([
-            "mock",
-            "serve",
-            "--port",
-            "0",
-            "--seed",
-            path_str(&seed),
-            "--key",
-            "local-key",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let mut stdout = BufReader::new(child.stdout.take().unwrap_or_else(|| panic!("no stdout")));
-    let mut banner = String::new();
-    for _ in 0..2 {
-        stdout
-            .read_line(&mut banner)
-            .unwrap_or_else(|e| panic!("{e}"));
-    }
-    let url = banner
-        .lines()
-        .next()
-        .and_then(|l| l.split_whitespace().last())
-        .unwrap_or_default()
-        .to_owned();
-    assert!(
-        url.starts_with("http://127.0.0.1:") && url.ends_with("/v4"),
-        "{banner}"
-    );
-    assert!(banner.contains("secret API key: local-key"), "{banner}");
-
-    let out = run(&[
-        "--base-url",
-        &url,
-        "--api-key",
-        "local-key",
-        "events",
-        "search",
-        "--format",
-        "jsonl",
-    ]);
-    assert_eq!(out.code, 0, "{out:?}");
-    assert_eq!(ids(&out.stdout), expected_ids(0..3));
-
-    let interrupted = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert!(interrupted.success());
-    let mut rest = String::new();
-    let _ = stdout.read_to_string(&mut rest);
-    let out = finish(child.wait_with_output().unwrap_or_else(|e| panic!("{e}")));
-    assert_eq!(out.code, 0, "{out:?}");
-    assert!(
-        out.stderr.contains("stopped (1 requests served)"),
-        "{out:?}"
-    );
-
-    // Refused before anything listens; a limit in case it is not.
-    let out = Running::start(
-        command(),
-        &[
-            "mock",
-            "serve",
-            "--seed",
-            path_str(&dir.join("missing.jsonl")),
-        ],
-    )
-    .finish(Duration::from_secs(10));
-    assert_eq!(out.code, 2, "{out:?}");
-
-    // A line that is not an event: nothing is served, and the line is named.
-    let bad = dir.join("bad.jsonl");
-    let text = format!(
-        "{}\n\n{{\"event_id\":\"no-time\"}}\n",
-        event(0, now, "seeded")
-    );
-    std::fs::write(&bad, text).unwrap_or_else(|e| panic!("{e}"));
-    let out = Running::start(command(), &["mock", "serve", "--seed", path_str(&bad)])
-        .finish(Duration::from_secs(10));
-    assert_eq!(out.code, 1, "{out:?}");
-    assert!(out.stderr.contains("bad.jsonl:3: "), "{out:?}");
-    assert!(out.stdout.is_empty(), "no URL announced: {out:?}");
-    assert_one_error_line(&out);
 }
 
 // ---------------------------------------------------------------- errors

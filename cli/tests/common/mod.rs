@@ -186,6 +186,14 @@ impl Running {
     }
 }
 
+/// A test that fails midway leaves no process behind.
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// The fake API on its own runtime, for the child processes to call.
 pub struct Api {
     pub fake: FakeApi,
@@ -258,4 +266,34 @@ pub fn event(i: usize, ts: i64, visitor: &str) -> Value {
         "bot": if i % 10 == 3 { "bad" } else { "not_detected" },
         "suspect": i.is_multiple_of(7)
     })
+}
+
+/// `text` as JSON, or a panic showing it.
+pub fn json(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+/// The lines of `text` that are not empty.
+pub fn lines(text: &str) -> Vec<&str> {
+    text.lines().filter(|l| !l.is_empty()).collect()
+}
+
+/// The `event_id` of each JSON line of `text`.
+pub fn ids(text: &str) -> Vec<String> {
+    lines(text)
+        .iter()
+        .map(|l| json(l)["event_id"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// The ids [`event`] gives the events numbered `range`.
+pub fn expected_ids(range: std::ops::Range<usize>) -> Vec<String> {
+    range.map(|i| format!("evt-{i:05}")).collect()
+}
+
+/// Asserts that stderr is one `error: ` line.
+pub fn assert_one_error_line(out: &Output) {
+    let errors = lines(&out.stderr);
+    assert_eq!(errors.len(), 1, "{out:?}");
+    assert!(errors[0].starts_with("error: "), "{out:?}");
 }
