@@ -1,52 +1,25 @@
-//! Every command of the `fingerprint` binary, run as a child process against
+//! Every command of the `fingerprint` binary (`mock serve` has its own file),
+//! run as a child process against
 //! the SDK's fake API (started here, in the test process) or `--demo`,
 //! checking stdout, stderr and the exit code.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use fingerprint_server_sdk::mock::{self, FakeApi, Fault};
+use fingerprint_server_sdk::mock::{self, Fault};
 use fingerprint_server_sdk::sealed::{self, DecryptionKey};
 use fingerprint_server_sdk::webhook;
 use serde_json::{Value, json};
 
 mod common;
-use common::{BIN, command, path_str, scratch};
-
-/// A key that appears nowhere unless something prints it.
-const SECRET_KEY: &str = "sk_test_cli_Wq3nP8zK5vT1";
-
-#[derive(Debug)]
-struct Output {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn finish(output: std::process::Output) -> Output {
-    Output {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
-}
-
-fn run(args: &[&str]) -> Output {
-    run_in(command(), args)
-}
-
-fn run_in(mut command: Command, args: &[&str]) -> Output {
-    finish(
-        command
-            .args(args)
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run {BIN}: {e}")),
-    )
-}
+use common::{
+    Api, BIN, Output, Running, SECRET_KEY, assert_one_error_line, command, event, expected_ids,
+    finish, ids, json, lines, path_str, run, run_in, scratch,
+};
 
 fn run_with_stdin(args: &[&str], input: &[u8]) -> Output {
     let mut child = command()
@@ -60,103 +33,6 @@ fn run_with_stdin(args: &[&str], input: &[u8]) -> Output {
         stdin.write_all(input).unwrap_or_else(|e| panic!("{e}"));
     }
     finish(child.wait_with_output().unwrap_or_else(|e| panic!("{e}")))
-}
-
-fn json(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
-}
-
-fn lines(text: &str) -> Vec<&str> {
-    text.lines().filter(|l| !l.is_empty()).collect()
-}
-
-/// The fake API on its own runtime, for the child processes to call.
-struct Api {
-    fake: FakeApi,
-    url: String,
-    /// The timestamp of `evt-00000` (see [`Api::with_events`]).
-    newest_ms: i64,
-    // Dropped after the fake.
-    _runtime: tokio::runtime::Runtime,
-}
-
-impl Api {
-    fn start() -> Self {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap_or_else(|e| panic!("{e}"));
-        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
-        let fake = runtime
-            .block_on(FakeApi::start_on(addr, SECRET_KEY))
-            .unwrap_or_else(|e| panic!("{e}"));
-        Self {
-            url: fake.url(),
-            newest_ms: mock::now_ms() - 60_000,
-            fake,
-            _runtime: runtime,
-        }
-    }
-
-    /// `count` events `evt-00000`, `evt-00001`, ... one second apart, newest
-    /// first (the newest a minute old), over `visitors` visitors.
-    fn with_events(count: usize, visitors: usize) -> Self {
-        let api = Self::start();
-        for i in 0..count {
-            api.insert(event(
-                i,
-                api.newest_ms - (i as i64) * 1000,
-                &format!("vis{}", i % visitors),
-            ));
-        }
-        api
-    }
-
-    fn insert(&self, event: Value) {
-        self.fake
-            .insert_json(event)
-            .unwrap_or_else(|e| panic!("{e}"));
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        let mut all = vec!["--base-url", &self.url, "--api-key", SECRET_KEY];
-        all.extend_from_slice(args);
-        run(&all)
-    }
-}
-
-fn event(i: usize, ts: i64, visitor: &str) -> Value {
-    json!({
-        "event_id": format!("evt-{i:05}"),
-        "timestamp": ts,
-        "url": format!("https://shop.example/p/{i}"),
-        "ip_address": format!("192.0.2.{}", i % 250 + 1),
-        "identification": {
-            "visitor_id": visitor,
-            "visitor_found": true,
-            "confidence": {"score": 0.5}
-        },
-        "bot": if i % 10 == 3 { "bad" } else { "not_detected" },
-        "suspect": i.is_multiple_of(7)
-    })
-}
-
-fn ids(text: &str) -> Vec<String> {
-    lines(text)
-        .iter()
-        .map(|l| json(l)["event_id"].as_str().unwrap_or_default().to_owned())
-        .collect()
-}
-
-fn expected_ids(range: std::ops::Range<usize>) -> Vec<String> {
-    range.map(|i| format!("evt-{i:05}")).collect()
-}
-
-fn assert_one_error_line(out: &Output) {
-    let errors = lines(&out.stderr);
-    assert_eq!(errors.len(), 1, "{out:?}");
-    assert!(errors[0].starts_with("error: "), "{out:?}");
 }
 
 // ---------------------------------------------------------------- help
@@ -1102,103 +978,6 @@ fn base64_encode(bytes: &[u8]) -> String {
     out
 }
 
-// ---------------------------------------------------------------- mock serve
-
-#[test]
-fn mock_serve_runs_until_interrupted() {
-    let dir = scratch("serve");
-    let seed = dir.join("seed.jsonl");
-    let now = mock::now_ms();
-    let mut text = String::new();
-    for i in 0..3 {
-        text.push_str(&event(i, now - 1000 * i as i64, "seeded").to_string());
-        text.push('\n');
-    }
-    std::fs::write(&seed, text).unwrap_or_else(|e| panic!("{e}"));
-
-    let mut child = command()
-        .args([
-            "mock",
-            "serve",
-            "--port",
-            "0",
-            "--seed",
-            path_str(&seed),
-            "--key",
-            "local-key",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let mut stdout = BufReader::new(child.stdout.take().unwrap_or_else(|| panic!("no stdout")));
-    let mut banner = String::new();
-    for _ in 0..2 {
-        stdout
-            .read_line(&mut banner)
-            .unwrap_or_else(|e| panic!("{e}"));
-    }
-    let url = banner
-        .lines()
-        .next()
-        .and_then(|l| l.split_whitespace().last())
-        .unwrap_or_default()
-        .to_owned();
-    assert!(
-        url.starts_with("http://127.0.0.1:") && url.ends_with("/v4"),
-        "{banner}"
-    );
-    assert!(banner.contains("secret API key: local-key"), "{banner}");
-
-    let out = run(&[
-        "--base-url",
-        &url,
-        "--api-key",
-        "local-key",
-        "events",
-        "search",
-        "--format",
-        "jsonl",
-    ]);
-    assert_eq!(out.code, 0, "{out:?}");
-    assert_eq!(ids(&out.stdout), expected_ids(0..3));
-
-    let interrupted = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert!(interrupted.success());
-    let mut rest = String::new();
-    let _ = stdout.read_to_string(&mut rest);
-    let out = finish(child.wait_with_output().unwrap_or_else(|e| panic!("{e}")));
-    assert_eq!(out.code, 0, "{out:?}");
-    assert!(
-        out.stderr.contains("stopped (1 requests served)"),
-        "{out:?}"
-    );
-
-    let out = run(&[
-        "mock",
-        "serve",
-        "--seed",
-        path_str(&dir.join("missing.jsonl")),
-    ]);
-    assert_eq!(out.code, 2, "{out:?}");
-
-    // A line that is not an event: nothing is served, and the line is named.
-    let bad = dir.join("bad.jsonl");
-    let text = format!(
-        "{}\n\n{{\"event_id\":\"no-time\"}}\n",
-        event(0, now, "seeded")
-    );
-    std::fs::write(&bad, text).unwrap_or_else(|e| panic!("{e}"));
-    let out = run(&["mock", "serve", "--seed", path_str(&bad)]);
-    assert_eq!(out.code, 1, "{out:?}");
-    assert!(out.stderr.contains("bad.jsonl:3: "), "{out:?}");
-    assert!(out.stdout.is_empty(), "no URL announced: {out:?}");
-    assert_one_error_line(&out);
-}
-
 // ---------------------------------------------------------------- errors
 
 #[test]
@@ -1416,103 +1195,6 @@ fn network_failures_and_timeouts_exit_4() {
 /// A speed-up for the commands that wait (polling, retries, quota pacing):
 /// a second passes in 50 ms (debug builds read it; see cli/src/clock.rs).
 const FAST: &str = "20";
-
-/// A spawned command whose stdout and stderr are read as they come.
-struct Running {
-    child: Child,
-    stdout: mpsc::Receiver<String>,
-    stderr: Arc<Mutex<String>>,
-    stderr_lines: mpsc::Receiver<String>,
-}
-
-impl Running {
-    fn start(mut command: Command, args: &[&str]) -> Self {
-        let mut child = command
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run {BIN}: {e}"));
-        let (out_tx, stdout) = mpsc::channel();
-        let out = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(|l| l.ok()) {
-                if out_tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let (err_tx, stderr_lines) = mpsc::channel();
-        let err = child.stderr.take().unwrap_or_else(|| panic!("no stderr"));
-        let all = stderr.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(err).lines().map_while(|l| l.ok()) {
-                if let Ok(mut all) = all.lock() {
-                    all.push_str(&line);
-                    all.push('\n');
-                }
-                let _ = err_tx.send(line);
-            }
-        });
-        Self {
-            child,
-            stdout,
-            stderr,
-            stderr_lines,
-        }
-    }
-
-    /// The next stdout line, within a few seconds.
-    fn line(&self) -> String {
-        self.stdout
-            .recv_timeout(Duration::from_secs(10))
-            .unwrap_or_else(|_| panic!("no output; stderr: {}", self.stderr()))
-    }
-
-    /// Reads stderr until a line contains `text`.
-    fn wait_for_stderr(&self, text: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-            match self.stderr_lines.recv_timeout(left) {
-                Ok(line) if line.contains(text) => return line,
-                Ok(_) => {}
-                Err(_) => break,
-            }
-        }
-        panic!("no stderr line with {text:?}: {}", self.stderr())
-    }
-
-    fn stderr(&self) -> String {
-        self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
-    }
-
-    /// Waits for the exit (killing the command after `limit`), then
-    /// returns what it printed that was not read yet.
-    fn finish(mut self, limit: Duration) -> Output {
-        let deadline = Instant::now() + limit;
-        let code = loop {
-            match self.child.try_wait() {
-                Ok(Some(status)) => break status.code().unwrap_or(-1),
-                Ok(None) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-                _ => {
-                    let _ = self.child.kill();
-                    panic!("still running after {limit:?}; stderr: {}", self.stderr());
-                }
-            }
-        };
-        // The reader threads end with the process's pipes.
-        let stdout: String = self.stdout.iter().map(|l| l + "\n").collect();
-        while self.stderr_lines.recv().is_ok() {}
-        Output {
-            code,
-            stdout,
-            stderr: self.stderr(),
-        }
-    }
-}
 
 /// One request a [`Receiver`] got.
 #[derive(Debug, Clone)]
@@ -2259,7 +1941,7 @@ fn an_interrupted_bulk_delete_resumes_without_repeating_a_deletion() {
         first.stderr()
     );
     let interrupted = Command::new("kill")
-        .args(["-INT", &first.child.id().to_string()])
+        .args(["-INT", &first.id().to_string()])
         .status()
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(interrupted.success());

@@ -5,37 +5,24 @@
 //! table's.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::TcpListener;
 use std::path::Path;
-use std::sync::mpsc;
 
+use fingerprint_server_sdk::mock::Fault;
 use fingerprint_server_sdk::search::{self, Kind, Parameter, Role};
+use serde_json::json;
 
 mod common;
-use common::command;
+use common::{Api, run, scratch};
 
 /// Set to rewrite the READMEs' lists of filters instead of failing.
 const BLESS: &str = "FINGERPRINT_BLESS_DOCS";
 
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = command()
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{e}"));
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 fn help(command: &[&str]) -> String {
     let mut args = command.to_vec();
     args.push("--help");
-    let (code, stdout, stderr) = run(&args);
-    assert_eq!(code, 0, "{command:?}: {stderr}");
-    stdout
+    let out = run(&args);
+    assert_eq!(out.code, 0, "{command:?}: {}", out.stderr);
+    out.stdout
 }
 
 fn flag(p: &Parameter) -> String {
@@ -76,8 +63,9 @@ fn every_parameter_is_a_flag_with_its_values_in_help_and_completions() {
             assert!(lists(&text, &flag(p)), "{command:?} has no {}", flag(p));
         }
     }
-    let (code, bash, _) = run(&["completions", "bash"]);
-    assert_eq!(code, 0);
+    let out = run(&["completions", "bash"]);
+    assert_eq!(out.code, 0);
+    let bash = out.stdout;
     let mut enums = 0;
     for p in filters() {
         let Kind::Enum(values) = p.kind else { continue };
@@ -88,70 +76,6 @@ fn every_parameter_is_a_flag_with_its_values_in_help_and_completions() {
         assert!(bash.contains(&completed), "{}: {completed}", flag(p));
     }
     assert!(enums > 5, "{enums} enum filters");
-}
-
-/// A server that answers one request with an empty page and sends its
-/// request line down the channel.
-fn one_page_server() -> (String, mpsc::Receiver<String>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
-    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
-    let (lines, received) = mpsc::channel();
-    std::thread::spawn(move || {
-        let Some(Ok(mut stream)) = listener.incoming().next() else {
-            return;
-        };
-        let mut request = Vec::new();
-        let mut buf = [0u8; 8192];
-        while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-            match stream.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => request.extend_from_slice(&buf[..n]),
-            }
-        }
-        let head = String::from_utf8_lossy(&request).into_owned();
-        let _ = lines.send(head.lines().next().unwrap_or_default().to_owned());
-        let body = br#"{"events":[]}"#;
-        let _ = write!(
-            stream,
-            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
-             Connection: close\r\n\r\n",
-            body.len()
-        );
-        let _ = stream.write_all(body);
-    });
-    (format!("http://{addr}/v4"), received)
-}
-
-fn decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
-                out.push(u8::from_str_radix(hex, 16).unwrap_or(b'?'));
-                i += 2;
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// The query of a request line, by key, values in order.
-fn query(request_line: &str) -> BTreeMap<String, Vec<String>> {
-    let target = request_line.split(' ').nth(1).unwrap_or_default();
-    let mut pairs: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    if let Some((_, query)) = target.split_once('?') {
-        for pair in query.split('&') {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            pairs.entry(decode(key)).or_default().push(decode(value));
-        }
-    }
-    pairs
 }
 
 #[test]
@@ -182,36 +106,34 @@ fn every_filter_reaches_the_api_as_given() {
         }
         expected.insert(p.name.to_owned(), values);
     }
-    let (url, requests) = one_page_server();
-    let mut all = vec![
-        "--base-url",
-        &url,
-        "--api-key",
-        "k",
-        "--retries",
-        "0",
-        "events",
-        "search",
-        "--format",
-        "jsonl",
-    ];
+    let api = Api::start();
+    // An empty page, whatever the query holds: a queued fault answers
+    // before the fake looks at any value.
+    api.fake
+        .fail_next(1, Fault::json(200, &json!({"events": []})));
+    let mut all = vec!["--retries", "0", "events", "search", "--format", "jsonl"];
     all.extend(args.iter().map(String::as_str));
-    let (code, stdout, stderr) = run(&all);
-    assert_eq!(code, 0, "{stderr}");
-    assert!(stdout.is_empty(), "{stdout}");
-    let line = requests
-        .recv_timeout(std::time::Duration::from_secs(10))
-        .unwrap_or_else(|e| panic!("no request: {e}"));
-    let sent = query(&line);
+    let out = api.run(&all);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
+    let journal = api.fake.journal();
+    let [request] = journal.as_slice() else {
+        panic!("one request, not {journal:?}");
+    };
+    let mut sent: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for (key, value) in &request.query {
+        sent.entry(key).or_default().push(value.clone());
+    }
+    let query = &request.query;
     for (name, values) in &expected {
-        assert_eq!(sent.get(name), Some(values), "{name} in {line}");
+        assert_eq!(sent.get(name.as_str()), Some(values), "{name} in {query:?}");
     }
     // No other search parameter (the SDK adds its own `ii`, which is not one).
     let parameters = sent
         .keys()
         .filter(|key| search::parameter(key).is_some())
         .count();
-    assert_eq!(parameters, expected.len(), "nothing else: {line}");
+    assert_eq!(parameters, expected.len(), "nothing else: {query:?}");
 }
 
 #[test]
@@ -219,10 +141,14 @@ fn a_value_the_sdk_refuses_is_a_usage_error_naming_its_flag() {
     let number = filters()
         .find(|p| p.kind == Kind::Number)
         .unwrap_or_else(|| panic!("a number filter"));
-    let (code, stdout, stderr) = run(&["--demo", "events", "search", &flag(number), "lots"]);
-    assert_eq!(code, 2, "{stderr}");
-    assert!(stdout.is_empty());
-    assert!(stderr.contains(&format!("{}: ", flag(number))), "{stderr}");
+    let out = run(&["--demo", "events", "search", &flag(number), "lots"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stdout.is_empty());
+    assert!(
+        out.stderr.contains(&format!("{}: ", flag(number))),
+        "{}",
+        out.stderr
+    );
 }
 
 // ---------------------------------------------------------------- the READMEs
@@ -324,8 +250,7 @@ fn a_list_that_drifted_is_reported_with_the_expected_text() {
     if std::env::var_os(BLESS).is_some() {
         return;
     }
-    let dir = std::env::temp_dir().join(format!("fingerprint-cli-filters-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let dir = scratch("drifted");
     let expected = filters_markdown();
     let file = dir.join("README.md");
     let stale = expected.replace("| `--", "| `--old-");
@@ -340,5 +265,4 @@ fn a_list_that_drifted_is_reported_with_the_expected_text() {
     assert_eq!(check_block(&file, &expected), None);
     std::fs::write(&file, "# no list\n").unwrap_or_else(|e| panic!("{e}"));
     assert!(check_block(&file, &expected).is_some_and(|c| c.contains("has no")));
-    let _ = std::fs::remove_dir_all(&dir);
 }

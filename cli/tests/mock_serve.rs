@@ -1,54 +1,47 @@
-//! `fingerprint mock serve` with rulesets, queued faults and a delay, run as
-//! a child process and called through the SDK's client and the binary.
+//! `fingerprint mock serve` with a seed file, rulesets, queued faults and a
+//! delay, run as a child process until interrupted and called through the
+//! SDK's client and the binary; the flags and files it refuses.
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::Duration;
 
 use fingerprint_server_sdk::mock;
 use fingerprint_server_sdk::types::ErrorCode;
-use fingerprint_server_sdk::{Client, Error, RetryPolicy};
+use fingerprint_server_sdk::{Client, ClientBuilder, Error, RetryPolicy};
 use serde_json::{Value, json};
 
 mod common;
-use common::{BIN, command, path_str, scratch};
+use common::{Running, assert_one_error_line, command, expected_ids, ids, path_str, run, scratch};
 
 const KEY: &str = "serve-test-key";
 
-/// A running `mock serve`, killed when dropped.
+/// A running `mock serve` (killed when dropped) and its banner.
 struct Served {
-    child: Child,
+    running: Running,
     url: String,
     banner: String,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// Starts `mock serve` with a seed file of `events` and `extra` arguments,
 /// and reads its banner up to the `try:` line.
 fn serve(dir: &Path, events: &[Value], extra: &[&str]) -> Served {
-    let seed = dir.join("seed.jsonl");
-    let text: String = events.iter().map(|e| format!("{e}\n")).collect();
-    std::fs::write(&seed, text).unwrap_or_else(|e| panic!("{e}"));
-    let mut child = command()
-        .args(["mock", "serve", "--port", "0", "--key", KEY, "--seed"])
-        .arg(&seed)
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {BIN}: {e}"));
-    let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
-    let mut lines = BufReader::new(stdout).lines();
+    let seed = write_seed(dir, events);
+    let mut args = vec![
+        "mock",
+        "serve",
+        "--port",
+        "0",
+        "--key",
+        KEY,
+        "--seed",
+        path_str(&seed),
+    ];
+    args.extend_from_slice(extra);
+    let running = Running::start(command(), &args);
     let mut banner = String::new();
-    for line in lines.by_ref() {
-        let line = line.unwrap_or_else(|e| panic!("{e}"));
+    loop {
+        let line = running.line();
         banner.push_str(&line);
         banner.push('\n');
         if line.starts_with("try:") {
@@ -62,7 +55,19 @@ fn serve(dir: &Path, events: &[Value], extra: &[&str]) -> Served {
         .unwrap_or_default()
         .to_owned();
     assert!(url.ends_with("/v4"), "no URL announced: {banner}");
-    Served { child, url, banner }
+    Served {
+        running,
+        url,
+        banner,
+    }
+}
+
+/// Writes `events` to `seed.jsonl` in `dir`, one a line.
+fn write_seed(dir: &Path, events: &[Value]) -> PathBuf {
+    let seed = dir.join("seed.jsonl");
+    let text: String = events.iter().map(|e| format!("{e}\n")).collect();
+    std::fs::write(&seed, text).unwrap_or_else(|e| panic!("{e}"));
+    seed
 }
 
 fn event(id: &str, bot: &str) -> Value {
@@ -81,31 +86,12 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn client(url: &str) -> Client {
+/// A client of the served fake without retries; callers add settings,
+/// then build it.
+fn client_builder(url: &str) -> ClientBuilder {
     Client::builder(KEY)
         .base_url(url)
         .retry(RetryPolicy::disabled())
-        .build()
-        .unwrap_or_else(|e| panic!("{e}"))
-}
-
-#[derive(Debug)]
-struct Output {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(args: &[&str]) -> Output {
-    let output = command()
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {BIN}: {e}"));
-    Output {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
 }
 
 #[test]
@@ -190,7 +176,9 @@ fn queued_faults_are_served_in_order_per_operation() {
         "{}",
         served.banner
     );
-    let client = client(&served.url);
+    let client = client_builder(&served.url)
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
     runtime().block_on(async {
         // A get skips the search's fault and takes the first untargeted one.
         let err = client
@@ -256,10 +244,10 @@ fn a_cut_body_and_a_delay_reach_the_client() {
         "{}",
         served.banner
     );
-    let patient = client(&served.url);
-    let hasty = Client::builder(KEY)
-        .base_url(&served.url)
-        .retry(RetryPolicy::disabled())
+    let patient = client_builder(&served.url)
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let hasty = client_builder(&served.url)
         .attempt_timeout(Duration::from_millis(50))
         .build()
         .unwrap_or_else(|e| panic!("{e}"));
@@ -291,10 +279,63 @@ fn a_cut_body_and_a_delay_reach_the_client() {
 }
 
 #[test]
+fn mock_serve_runs_until_interrupted() {
+    let dir = scratch("serve");
+    let now = mock::now_ms();
+    let events: Vec<Value> = (0..3)
+        .map(|i| common::event(i, now - 1000 * i as i64, "seeded"))
+        .collect();
+    let served = serve(&dir, &events, &[]);
+    assert!(
+        served.url.starts_with("http://127.0.0.1:") && served.url.ends_with("/v4"),
+        "{}",
+        served.banner
+    );
+    assert!(
+        served.banner.contains(&format!("secret API key: {KEY}")),
+        "{}",
+        served.banner
+    );
+
+    let out = run(&[
+        "--base-url",
+        &served.url,
+        "--api-key",
+        KEY,
+        "events",
+        "search",
+        "--format",
+        "jsonl",
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(ids(&out.stdout), expected_ids(0..3));
+
+    let interrupted = Command::new("kill")
+        .args(["-INT", &served.running.id().to_string()])
+        .status()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(interrupted.success());
+    let out = served.running.finish(Duration::from_secs(10));
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stderr.contains("stopped (1 requests served)"),
+        "{out:?}"
+    );
+}
+
+#[test]
 fn bad_flags_are_refused_before_anything_listens() {
     let dir = scratch("bad");
-    let seed = dir.join("seed.jsonl");
-    std::fs::write(&seed, format!("{}\n", event("evt_1", "bad"))).unwrap_or_else(|e| panic!("{e}"));
+    let seed = write_seed(&dir, &[event("evt_1", "bad")]);
+    let seed = path_str(&seed);
+    let missing_seed = dir.join("missing.jsonl");
+    // A line that is not an event: nothing is served, and the line is named.
+    let bad_seed = dir.join("bad.jsonl");
+    let text = format!(
+        "{}\n\n{{\"event_id\":\"no-time\"}}\n",
+        common::event(0, mock::now_ms(), "seeded")
+    );
+    std::fs::write(&bad_seed, text).unwrap_or_else(|e| panic!("{e}"));
     let not_json = dir.join("not.json");
     std::fs::write(&not_json, "{ nope").unwrap_or_else(|e| panic!("{e}"));
     let bad_rule = dir.join("bad_rule.json");
@@ -306,19 +347,50 @@ fn bad_flags_are_refused_before_anything_listens() {
     .unwrap_or_else(|e| panic!("{e}"));
     let missing = dir.join("missing.json");
     for (args, code, needle) in [
-        (vec!["--fail-next", "1:teapot"], 2, "--fail-next 1:teapot"),
-        (vec!["--fail-next", "0:503"], 2, "number of requests"),
-        (vec!["--fail-next", "fetch:1:503"], 2, "unknown operation"),
-        (vec!["--delay", "soon"], 2, "soon"),
-        (vec!["--ruleset", path_str(&missing)], 2, "missing.json"),
-        (vec!["--ruleset", path_str(&not_json)], 1, "not JSON"),
-        (vec!["--ruleset", path_str(&bad_rule)], 1, "vpn"),
+        (
+            vec!["--seed", seed, "--fail-next", "1:teapot"],
+            2,
+            "--fail-next 1:teapot",
+        ),
+        (
+            vec!["--seed", seed, "--fail-next", "0:503"],
+            2,
+            "number of requests",
+        ),
+        (
+            vec!["--seed", seed, "--fail-next", "fetch:1:503"],
+            2,
+            "unknown operation",
+        ),
+        (vec!["--seed", seed, "--delay", "soon"], 2, "soon"),
+        (
+            vec!["--seed", seed, "--ruleset", path_str(&missing)],
+            2,
+            "missing.json",
+        ),
+        (
+            vec!["--seed", seed, "--ruleset", path_str(&not_json)],
+            1,
+            "not JSON",
+        ),
+        (
+            vec!["--seed", seed, "--ruleset", path_str(&bad_rule)],
+            1,
+            "vpn",
+        ),
+        (vec!["--seed", path_str(&missing_seed)], 2, "missing.jsonl"),
+        (vec!["--seed", path_str(&bad_seed)], 1, "bad.jsonl:3: "),
     ] {
-        let mut all = vec!["mock", "serve", "--port", "0", "--seed", path_str(&seed)];
+        let mut all = vec!["mock", "serve", "--port", "0"];
         all.extend_from_slice(&args);
-        let out = run(&all);
+        // Refused before anything listens; a limit in case it is not.
+        let out = Running::start(command(), &all).finish(Duration::from_secs(10));
         assert_eq!(out.code, code, "{args:?}: {out:?}");
         assert!(out.stderr.contains(needle), "{args:?}: {out:?}");
         assert!(out.stdout.is_empty(), "no URL announced: {out:?}");
+        // A file read but not taken is named on one line, without clap's usage.
+        if code == 1 {
+            assert_one_error_line(&out);
+        }
     }
 }
