@@ -74,7 +74,7 @@ async fn a_per_call_retry_policy_overrides_the_clients_both_ways() {
         .await
         .expect("this call retries the 503");
     assert_eq!(event.event_id, "e1");
-    assert_eq!(fake.journal().len(), 2);
+    assert_eq!(fake.requests(), 2);
 
     let retrying = fake
         .client_builder()
@@ -91,7 +91,7 @@ async fn a_per_call_retry_policy_overrides_the_clients_both_ways() {
         .unwrap_err();
     assert_eq!(err.attempts(), 1);
     assert!(err.is_server_error() && err.is_retryable());
-    assert_eq!(fake.journal().len(), 3);
+    assert_eq!(fake.requests(), 3);
 }
 
 #[tokio::test]
