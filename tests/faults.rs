@@ -61,6 +61,24 @@ fn empty(status: u16) -> Fault {
     }
 }
 
+/// An API error answer: `status` with the API's error body.
+fn api_error(status: u16, code: &str, message: &str) -> Fault {
+    Fault::Api {
+        status,
+        code: code.into(),
+        message: message.into(),
+    }
+}
+
+/// A 200 with `body` as JSON, whatever the bytes are.
+fn raw_json(body: impl Into<Vec<u8>>) -> Fault {
+    Fault::Raw {
+        status: 200,
+        content_type: "application/json".into(),
+        body: body.into(),
+    }
+}
+
 /// Standard retries with millisecond waits, for tests on the real clock
 /// (a server's `Retry-After` is not capped: tests that send one run on the
 /// paused clock).
@@ -279,12 +297,7 @@ async fn get_event_recovers_after(fault: Fault) {
 
 #[tokio::test]
 async fn retries_500_with_json_body_then_succeeds() {
-    get_event_recovers_after(Fault::Api {
-        status: 500,
-        code: "failed".into(),
-        message: "internal".into(),
-    })
-    .await;
+    get_event_recovers_after(api_error(500, "failed", "internal")).await;
 }
 
 #[tokio::test]
@@ -455,11 +468,7 @@ async fn persistent_503_gives_up_after_max_attempts_with_status_and_api_error() 
     let fake = fake_api().await;
     fake.fail_next(
         ALWAYS,
-        Fault::Api {
-            status: 503,
-            code: "service_unavailable".into(),
-            message: "try again later".into(),
-        },
+        api_error(503, "service_unavailable", "try again later"),
     );
     let started = Instant::now();
     let err = get_event(&client(&fake, quick())).await.unwrap_err();
@@ -594,14 +603,7 @@ async fn does_not_retry_400_403_or_404() {
         (404, "event_not_found"),
     ] {
         let fake = fake_api().await;
-        fake.fail_next(
-            1,
-            Fault::Api {
-                status,
-                code: code.into(),
-                message: "no".into(),
-            },
-        );
+        fake.fail_next(1, api_error(status, code, "no"));
         let err = get_event(&client(&fake, quick())).await.unwrap_err();
         assert_eq!(fake.requests(), 1, "{status}");
         assert_eq!(status_of(&err), Some(status));
@@ -651,11 +653,7 @@ async fn disabled_policy_makes_one_attempt() {
 #[tokio::test]
 async fn post_edge_is_not_retried_on_5xx() {
     for fault in [
-        Fault::Api {
-            status: 500,
-            code: "failed".into(),
-            message: "boom".into(),
-        },
+        api_error(500, "failed", "boom"),
         Fault::html(502, "<h1>bad gateway</h1>"),
         empty(503),
         Fault::json(504, &json!({})),
@@ -700,14 +698,7 @@ async fn post_edge_is_not_retried_after_an_attempt_timeout() {
 #[tokio::test]
 async fn conflict_with_another_code_on_update_event_is_not_retried() {
     let fake = fake_api().await;
-    fake.fail_next(
-        1,
-        Fault::Api {
-            status: 409,
-            code: "request_cannot_be_parsed".into(),
-            message: "conflict".into(),
-        },
-    );
+    fake.fail_next(1, api_error(409, "request_cannot_be_parsed", "conflict"));
     let err = update_event(&client(&fake, quick())).await.unwrap_err();
     assert_eq!(fake.requests(), 1);
     assert_eq!(status_of(&err), Some(409));
@@ -755,14 +746,7 @@ async fn decode_error_after_a_retry_counts_both_attempts() {
 #[tokio::test]
 async fn invalid_json_with_200_is_a_decode_error_without_retry() {
     let fake = fake_api().await;
-    fake.fail_next(
-        1,
-        Fault::Raw {
-            status: 200,
-            content_type: "application/json".into(),
-            body: br#"{"event_id": "e1", "timestamp": "#.to_vec(),
-        },
-    );
+    fake.fail_next(1, raw_json(br#"{"event_id": "e1", "timestamp": "#));
     let err = get_event(&client(&fake, quick())).await.unwrap_err();
     assert_eq!(fake.requests(), 1);
     assert!(matches!(err, Error::Decode { .. }), "{err:?}");
@@ -1133,14 +1117,7 @@ async fn several_megabyte_search_page_after_a_503_is_decoded_whole() {
     assert!(page.len() > 5 * MIB - 100_000, "{}", page.len());
     let fake = fake_api().await;
     fake.fail_next(1, empty(503));
-    fake.fail_next(
-        1,
-        Fault::Raw {
-            status: 200,
-            content_type: "application/json".into(),
-            body: page.into_bytes(),
-        },
-    );
+    fake.fail_next(1, raw_json(page.into_bytes()));
     let result = client(&fake, quick())
         .search_events()
         .limit(10)
@@ -1320,25 +1297,16 @@ async fn api_key_never_appears_in_errors_or_traces() {
     let _guard = recorder.install();
     let mut errors = Vec::new();
 
-    let json = |body: &[u8]| Fault::Raw {
-        status: 200,
-        content_type: "application/json".into(),
-        body: body.to_vec(),
-    };
     let script = [
         Fault::TooManyRequests {
             retry_after: Some(0),
         },
-        Fault::Api {
-            status: 503,
-            code: "service_unavailable".into(),
-            message: "down".into(),
-        },
+        api_error(503, "service_unavailable", "down"),
         Fault::html(502, "<h1>gateway</h1>"),
         empty(401),
         Fault::Reset,
-        json(&[b'{'; 100]).cut_after(1),
-        json(b"not json"),
+        raw_json([b'{'; 100]).cut_after(1),
+        raw_json(b"not json"),
     ];
     for fault in script {
         let fake = fake_api().await;
