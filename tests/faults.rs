@@ -52,6 +52,11 @@ async fn fake_api() -> FakeApi {
     fake
 }
 
+/// The statuses the fake answered, oldest first (`None`: no answer).
+fn statuses(fake: &FakeApi) -> Vec<Option<u16>> {
+    fake.journal().iter().map(|r| r.status).collect()
+}
+
 /// An answer with this status and nothing else: no body, no content type.
 fn empty(status: u16) -> Fault {
     Fault::Raw {
@@ -283,8 +288,8 @@ use trace::Recorder;
 // Transient faults, then success.
 
 /// `get_event` with `fault` once, then the event: it must succeed on the
-/// second attempt.
-async fn get_event_recovers_after(fault: Fault) {
+/// second attempt. Returns the fake, for checks of its journal.
+async fn get_event_recovers_after(fault: Fault) -> FakeApi {
     let fake = fake_api().await;
     fake.fail_next(1, fault.clone());
     let event = get_event(&client(&fake, quick()))
@@ -293,6 +298,7 @@ async fn get_event_recovers_after(fault: Fault) {
         .into_inner();
     assert_eq!(event.event_id, "e1");
     assert_eq!(fake.requests(), 2, "after {fault:?}");
+    fake
 }
 
 #[tokio::test]
@@ -302,11 +308,12 @@ async fn retries_500_with_json_body_then_succeeds() {
 
 #[tokio::test]
 async fn retries_502_with_html_body_then_succeeds() {
-    get_event_recovers_after(Fault::html(
+    let fake = get_event_recovers_after(Fault::html(
         502,
         "<html><body><h1>502 Bad Gateway</h1></body></html>",
     ))
     .await;
+    assert_eq!(statuses(&fake), [Some(502), Some(200)]);
 }
 
 #[tokio::test]
@@ -326,7 +333,8 @@ async fn retries_429_then_succeeds() {
 
 #[tokio::test]
 async fn retries_reset_connection_on_get_then_succeeds() {
-    get_event_recovers_after(Fault::Reset).await;
+    let fake = get_event_recovers_after(Fault::Reset).await;
+    assert_eq!(statuses(&fake), [None, Some(200)]);
 }
 
 #[tokio::test]
@@ -336,7 +344,8 @@ async fn retries_truncated_body_on_get_then_succeeds() {
 
 #[tokio::test]
 async fn retries_truncated_error_body_on_get_then_succeeds() {
-    get_event_recovers_after(Fault::Status(503).cut_after(12)).await;
+    let fake = get_event_recovers_after(Fault::Status(503).cut_after(12)).await;
+    assert_eq!(statuses(&fake), [Some(503), Some(200)]);
 }
 
 #[tokio::test]
@@ -395,6 +404,8 @@ async fn retries_state_not_ready_on_update_event_then_succeeds() {
         .await
         .expect("updated on the third attempt");
     assert_eq!(fake.requests(), 3);
+    assert_eq!(statuses(&fake), [Some(409), Some(409), Some(200)]);
+    assert_eq!(fake.event("e1").and_then(|e| e.suspect), Some(true));
 }
 
 #[tokio::test]
@@ -554,6 +565,11 @@ async fn persistent_truncated_body_gives_a_transport_error_with_the_status() {
     assert!(matches!(err, Error::Transport { .. }), "{err:?}");
     assert_eq!(err.attempts(), 3);
     assert_eq!(status_of(&err), Some(200), "the headers did arrive");
+    assert_eq!(
+        statuses(&fake),
+        [Some(200), Some(200), Some(200)],
+        "the headers arrived each time"
+    );
     assert!(err.to_string().contains("3 attempts"), "{err}");
 }
 
@@ -652,11 +668,11 @@ async fn disabled_policy_makes_one_attempt() {
 
 #[tokio::test]
 async fn post_edge_is_not_retried_on_5xx() {
-    for fault in [
-        api_error(500, "failed", "boom"),
-        Fault::html(502, "<h1>bad gateway</h1>"),
-        empty(503),
-        Fault::json(504, &json!({})),
+    for (fault, status) in [
+        (api_error(500, "failed", "boom"), 500),
+        (Fault::html(502, "<h1>bad gateway</h1>"), 502),
+        (empty(503), 503),
+        (Fault::json(504, &json!({})), 504),
     ] {
         let fake = fake_api().await;
         fake.fail_next_on(Operation::Edge, 1, fault.clone());
@@ -664,7 +680,8 @@ async fn post_edge_is_not_retried_on_5xx() {
         let err = analyze(&client(&fake, quick())).await.unwrap_err();
         assert_eq!(fake.requests(), 1, "{fault:?}");
         assert_eq!(err.attempts(), 1, "{fault:?}");
-        assert!(status_of(&err).is_some_and(|s| s >= 500), "{err:?}");
+        assert_eq!(status_of(&err), Some(status), "{err:?}");
+        assert_eq!(statuses(&fake), [Some(status)], "{fault:?}");
     }
 }
 
@@ -980,6 +997,8 @@ async fn stalled_server_gives_an_attempt_timeout_without_retries() {
     assert!(matches!(err, Error::Transport { .. }), "{err:?}");
     assert!(elapsed >= ms(200) && elapsed < secs(1), "{elapsed:?}");
     assert_eq!(fake.requests(), 1);
+    assert_eq!(err.attempts(), 1);
+    assert_eq!(err.status(), None);
     assert!(err.to_string().contains("timed out"), "{err}");
 }
 
