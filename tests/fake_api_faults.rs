@@ -55,6 +55,15 @@ async fn get(client: &Client) -> Result<types::Event, Error> {
         .map(|r| r.into_inner())
 }
 
+/// A request for the edge endpoint (whose answer a test queues or faults).
+fn edge_request() -> types::EdgeRequest {
+    serde_json::from_value(serde_json::json!({
+        "ipv4_address": "192.0.2.7", "method": "GET", "url": "https://shop.example/",
+        "headers": []
+    }))
+    .expect("an edge request")
+}
+
 fn update(client: &Client) -> fingerprint_server_sdk::builder::UpdateEvent<'_> {
     client
         .update_event()
@@ -247,7 +256,7 @@ async fn truncating_an_answer_without_a_body_sends_it_whole() {
         .expect("nothing to cut");
 }
 
-// ---- closed connections -------------------------------------------------------------
+// ---- closed and reset connections -----------------------------------------------------
 
 #[tokio::test]
 async fn a_connection_closed_without_an_answer_on_a_get_is_retried() {
@@ -267,37 +276,46 @@ async fn a_closed_connection_with_one_attempt_is_a_transport_error_without_statu
     assert!(!err.is_timeout());
 }
 
+/// Both faults end the connection after the fake has read the request, so
+/// on a POST the client cannot know whether it was applied.
 #[tokio::test]
-async fn a_closed_connection_on_a_post_is_not_retried() {
-    let fake = fake().await;
-    fake.fail_next_on(Operation::Edge, 1, Fault::Close);
-    let request: types::EdgeRequest = serde_json::from_value(serde_json::json!({
-        "ipv4_address": "192.0.2.7", "method": "GET", "url": "https://shop.example/",
-        "headers": []
-    }))
-    .expect("an edge request");
-    let err = retrying(&fake, 3)
-        .analyze_request_for_automation_intelligence()
-        .body(request)
-        .send()
-        .await
-        .expect_err("no answer");
-    assert!(matches!(err, Error::Transport { .. }), "{err:?}");
-    assert_eq!(err.attempts(), 1, "the request may have been applied");
-    assert_eq!(fake.requests(), 1);
+async fn a_closed_or_reset_connection_on_a_post_is_not_retried() {
+    for fault in [Fault::Close, Fault::Reset] {
+        let fake = fake().await;
+        fake.fail_next_on(Operation::Edge, 1, fault.clone());
+        let err = retrying(&fake, 3)
+            .analyze_request_for_automation_intelligence()
+            .body(edge_request())
+            .send()
+            .await
+            .expect_err("no answer");
+        assert!(matches!(err, Error::Transport { .. }), "{fault:?}: {err:?}");
+        assert_eq!(
+            err.attempts(),
+            1,
+            "{fault:?}: the request may have been applied"
+        );
+        assert_eq!(fake.requests(), 1, "{fault:?}");
+    }
 }
 
-// ---- reset connections ----------------------------------------------------------------
-
+/// The operation runs before the connection ends: an update the client got
+/// no answer to has taken effect.
 #[tokio::test]
-async fn a_reset_on_a_post_is_not_retried_and_the_update_still_applies() {
-    let fake = fake().await;
-    fake.fail_next_on(Operation::UpdateEvent, 1, Fault::Reset);
-    update(&single_attempt(&fake))
-        .send()
-        .await
-        .expect_err("no answer");
-    assert_eq!(fake.event("evt_1").and_then(|e| e.suspect), Some(true));
+async fn an_update_cut_off_by_a_close_or_reset_still_applies() {
+    for fault in [Fault::Close, Fault::Reset] {
+        let fake = fake().await;
+        fake.fail_next_on(Operation::UpdateEvent, 1, fault.clone());
+        update(&single_attempt(&fake))
+            .send()
+            .await
+            .expect_err("no answer");
+        assert_eq!(
+            fake.event("evt_1").and_then(|e| e.suspect),
+            Some(true),
+            "{fault:?}"
+        );
+    }
 }
 
 /// What the client reads is a reset, not an end of stream (which is what
