@@ -197,6 +197,7 @@ async fn your_own_http_client_still_gets_retries_and_the_attempt_timeout() {
         .await
         .expect("the slow attempt times out and the retry succeeds");
     assert_eq!(event.event_id, "e1");
+    assert_eq!(fake.requests(), 2, "one slow attempt, one retry");
 }
 
 #[tokio::test]
