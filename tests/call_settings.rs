@@ -155,20 +155,17 @@ async fn your_own_http_client_keeps_its_default_headers_and_gets_ours() {
 
     let journal = fake.journal();
     let request = journal.last().expect("one request");
-    let header = |name: &str| {
-        request
-            .headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    };
-    assert_eq!(header("x-app"), Some("billing-service"), "the client's own");
     assert_eq!(
-        header("authorization"),
+        request.header("x-app"),
+        Some("billing-service"),
+        "the client's own"
+    );
+    assert_eq!(
+        request.header("authorization"),
         Some("Bearer [redacted]"),
         "the key"
     );
-    let agent = header("user-agent").expect("user agent");
+    let agent = request.header("user-agent").expect("user agent");
     assert!(
         agent.starts_with(fingerprint_server_sdk::SDK_IDENTIFIER) && agent.ends_with("billing/2.1"),
         "{agent}"
