@@ -194,36 +194,6 @@ pub enum Difference {
 }
 
 impl Difference {
-    /// Where the difference is, with real array indices (`a.b[2].c`).
-    pub fn path(&self) -> &str {
-        match self {
-            Self::Dropped { path, .. } | Self::Added { path, .. } | Self::Changed { path, .. } => {
-                path
-            }
-        }
-    }
-
-    /// The path with array indices collapsed to `[]`, as in [`SchemaPaths`].
-    pub fn schema_path(&self) -> String {
-        let mut out = String::new();
-        let mut in_index = false;
-        for c in self.path().chars() {
-            match c {
-                '[' => {
-                    in_index = true;
-                    out.push('[');
-                }
-                ']' => {
-                    in_index = false;
-                    out.push(']');
-                }
-                _ if in_index => {}
-                _ => out.push(c),
-            }
-        }
-        out
-    }
-
     /// A number written differently but equal in value (`1` against `1.0`).
     pub fn is_same_number(&self) -> bool {
         match self {
@@ -234,11 +204,6 @@ impl Difference {
             } => a.as_f64().is_some() && a.as_f64() == b.as_f64(),
             _ => false,
         }
-    }
-
-    /// An empty array in the input that the output leaves out.
-    pub fn is_dropped_empty_array(&self) -> bool {
-        matches!(self, Self::Dropped { input: Value::Array(items), .. } if items.is_empty())
     }
 }
 
