@@ -74,7 +74,7 @@ async fn a_per_call_retry_policy_overrides_the_clients_both_ways() {
         .await
         .expect("this call retries the 503");
     assert_eq!(event.event_id, "e1");
-    assert_eq!(fake.journal().len(), 2);
+    assert_eq!(fake.requests(), 2);
 
     let retrying = fake
         .client_builder()
@@ -91,7 +91,7 @@ async fn a_per_call_retry_policy_overrides_the_clients_both_ways() {
         .unwrap_err();
     assert_eq!(err.attempts(), 1);
     assert!(err.is_server_error() && err.is_retryable());
-    assert_eq!(fake.journal().len(), 3);
+    assert_eq!(fake.requests(), 3);
 }
 
 #[tokio::test]
@@ -155,20 +155,17 @@ async fn your_own_http_client_keeps_its_default_headers_and_gets_ours() {
 
     let journal = fake.journal();
     let request = journal.last().expect("one request");
-    let header = |name: &str| {
-        request
-            .headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    };
-    assert_eq!(header("x-app"), Some("billing-service"), "the client's own");
     assert_eq!(
-        header("authorization"),
+        request.header("x-app"),
+        Some("billing-service"),
+        "the client's own"
+    );
+    assert_eq!(
+        request.header("authorization"),
         Some("Bearer [redacted]"),
         "the key"
     );
-    let agent = header("user-agent").expect("user agent");
+    let agent = request.header("user-agent").expect("user agent");
     assert!(
         agent.starts_with(fingerprint_server_sdk::SDK_IDENTIFIER) && agent.ends_with("billing/2.1"),
         "{agent}"
@@ -197,6 +194,7 @@ async fn your_own_http_client_still_gets_retries_and_the_attempt_timeout() {
         .await
         .expect("the slow attempt times out and the retry succeeds");
     assert_eq!(event.event_id, "e1");
+    assert_eq!(fake.requests(), 2, "one slow attempt, one retry");
 }
 
 #[tokio::test]

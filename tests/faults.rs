@@ -1,7 +1,7 @@
 //! Fault injection: the client against the embedded fake API (`mock::FakeApi`)
 //! answering with throttling, gateway errors, resets, stalls, truncated and
-//! oversized bodies and redirects. Each test counts the attempts in the
-//! fake's journal and checks what the caller gets back.
+//! oversized bodies and redirects. Each test counts the requests the fake
+//! received and checks what the caller gets back.
 //!
 //! Waits that matter (`Retry-After`, backoff, the operation timeout) are
 //! measured on tokio's paused clock: the fake runs in the test's runtime (its
@@ -52,9 +52,9 @@ async fn fake_api() -> FakeApi {
     fake
 }
 
-/// How many requests the fake has received.
-fn hits(fake: &FakeApi) -> usize {
-    fake.journal().len()
+/// The statuses the fake answered, oldest first (`None`: no answer).
+fn statuses(fake: &FakeApi) -> Vec<Option<u16>> {
+    fake.journal().iter().map(|r| r.status).collect()
 }
 
 /// An answer with this status and nothing else: no body, no content type.
@@ -63,6 +63,24 @@ fn empty(status: u16) -> Fault {
         status,
         content_type: String::new(),
         body: Vec::new(),
+    }
+}
+
+/// An API error answer: `status` with the API's error body.
+fn api_error(status: u16, code: &str, message: &str) -> Fault {
+    Fault::Api {
+        status,
+        code: code.into(),
+        message: message.into(),
+    }
+}
+
+/// A 200 with `body` as JSON, whatever the bytes are.
+fn raw_json(body: impl Into<Vec<u8>>) -> Fault {
+    Fault::Raw {
+        status: 200,
+        content_type: "application/json".into(),
+        body: body.into(),
     }
 }
 
@@ -270,8 +288,8 @@ use trace::Recorder;
 // Transient faults, then success.
 
 /// `get_event` with `fault` once, then the event: it must succeed on the
-/// second attempt.
-async fn get_event_recovers_after(fault: Fault) {
+/// second attempt. Returns the fake, for checks of its journal.
+async fn get_event_recovers_after(fault: Fault) -> FakeApi {
     let fake = fake_api().await;
     fake.fail_next(1, fault.clone());
     let event = get_event(&client(&fake, quick()))
@@ -279,26 +297,23 @@ async fn get_event_recovers_after(fault: Fault) {
         .unwrap_or_else(|e| panic!("after {fault:?}: {e}"))
         .into_inner();
     assert_eq!(event.event_id, "e1");
-    assert_eq!(hits(&fake), 2, "after {fault:?}");
+    assert_eq!(fake.requests(), 2, "after {fault:?}");
+    fake
 }
 
 #[tokio::test]
 async fn retries_500_with_json_body_then_succeeds() {
-    get_event_recovers_after(Fault::Api {
-        status: 500,
-        code: "failed".into(),
-        message: "internal".into(),
-    })
-    .await;
+    get_event_recovers_after(api_error(500, "failed", "internal")).await;
 }
 
 #[tokio::test]
 async fn retries_502_with_html_body_then_succeeds() {
-    get_event_recovers_after(Fault::html(
+    let fake = get_event_recovers_after(Fault::html(
         502,
         "<html><body><h1>502 Bad Gateway</h1></body></html>",
     ))
     .await;
+    assert_eq!(statuses(&fake), [Some(502), Some(200)]);
 }
 
 #[tokio::test]
@@ -318,7 +333,8 @@ async fn retries_429_then_succeeds() {
 
 #[tokio::test]
 async fn retries_reset_connection_on_get_then_succeeds() {
-    get_event_recovers_after(Fault::Reset).await;
+    let fake = get_event_recovers_after(Fault::Reset).await;
+    assert_eq!(statuses(&fake), [None, Some(200)]);
 }
 
 #[tokio::test]
@@ -328,7 +344,8 @@ async fn retries_truncated_body_on_get_then_succeeds() {
 
 #[tokio::test]
 async fn retries_truncated_error_body_on_get_then_succeeds() {
-    get_event_recovers_after(Fault::Status(503).cut_after(12)).await;
+    let fake = get_event_recovers_after(Fault::Status(503).cut_after(12)).await;
+    assert_eq!(statuses(&fake), [Some(503), Some(200)]);
 }
 
 #[tokio::test]
@@ -343,7 +360,7 @@ async fn retries_a_stalled_attempt_on_get_then_succeeds() {
     let started = Instant::now();
     let event = get_event(&client).await.expect("second attempt answers");
     assert_eq!(event.event_id, "e1");
-    assert_eq!(hits(&fake), 2);
+    assert_eq!(fake.requests(), 2);
     assert!(started.elapsed() >= ms(200), "{:?}", started.elapsed());
 }
 
@@ -386,7 +403,9 @@ async fn retries_state_not_ready_on_update_event_then_succeeds() {
     update_event(&client(&fake, quick()))
         .await
         .expect("updated on the third attempt");
-    assert_eq!(hits(&fake), 3);
+    assert_eq!(fake.requests(), 3);
+    assert_eq!(statuses(&fake), [Some(409), Some(409), Some(200)]);
+    assert_eq!(fake.event("e1").and_then(|e| e.suspect), Some(true));
 }
 
 #[tokio::test]
@@ -448,7 +467,7 @@ async fn retries_connection_refused_on_post_edge_until_the_server_listens() {
     let (result, fake) = tokio::join!(analyze(&client), bring_up);
     let response = result.expect("second attempt reaches the server");
     assert_eq!(response.event_id, "e1");
-    assert_eq!(hits(&fake), 1);
+    assert_eq!(fake.requests(), 1);
     assert_eq!(recorder.named("sending").len(), 2, "{}", recorder.text());
 }
 
@@ -460,16 +479,12 @@ async fn persistent_503_gives_up_after_max_attempts_with_status_and_api_error() 
     let fake = fake_api().await;
     fake.fail_next(
         ALWAYS,
-        Fault::Api {
-            status: 503,
-            code: "service_unavailable".into(),
-            message: "try again later".into(),
-        },
+        api_error(503, "service_unavailable", "try again later"),
     );
     let started = Instant::now();
     let err = get_event(&client(&fake, quick())).await.unwrap_err();
     assert!(started.elapsed() < secs(2), "{:?}", started.elapsed());
-    assert_eq!(hits(&fake), 3);
+    assert_eq!(fake.requests(), 3);
     assert!(matches!(err, Error::Api { .. }), "{err:?}");
     assert_eq!(err.attempts(), 3);
     assert_eq!(status_of(&err), Some(503));
@@ -490,7 +505,7 @@ async fn persistent_html_502_with_five_attempts_keeps_the_page() {
     let err = get_event(&client(&fake, quick().with_max_attempts(5)))
         .await
         .unwrap_err();
-    assert_eq!(hits(&fake), 5);
+    assert_eq!(fake.requests(), 5);
     assert_eq!(err.attempts(), 5);
     assert_eq!(status_of(&err), Some(502));
     assert!(err.api_error().is_none());
@@ -516,7 +531,7 @@ async fn persistent_429_reports_attempts_status_retry_after_and_code() {
     .unwrap_err();
     let elapsed = started.elapsed();
     assert!(elapsed >= secs(3) && elapsed < ms(3100), "{elapsed:?}");
-    assert_eq!(hits(&fake), 4);
+    assert_eq!(fake.requests(), 4);
     assert_eq!(err.attempts(), 4);
     assert_eq!(status_of(&err), Some(429));
     assert_eq!(err.retry_after(), Some(secs(1)));
@@ -533,7 +548,7 @@ async fn persistent_reset_gives_a_transport_error_after_max_attempts() {
     let fake = fake_api().await;
     fake.fail_next(ALWAYS, Fault::Reset);
     let err = get_event(&client(&fake, quick())).await.unwrap_err();
-    assert_eq!(hits(&fake), 3);
+    assert_eq!(fake.requests(), 3);
     assert!(matches!(err, Error::Transport { .. }), "{err:?}");
     assert_eq!(err.attempts(), 3);
     assert_eq!(err.status(), None);
@@ -546,10 +561,15 @@ async fn persistent_truncated_body_gives_a_transport_error_with_the_status() {
     let fake = fake_api().await;
     fake.fail_next(ALWAYS, Fault::Truncate { after: 16 });
     let err = get_event(&client(&fake, quick())).await.unwrap_err();
-    assert_eq!(hits(&fake), 3);
+    assert_eq!(fake.requests(), 3);
     assert!(matches!(err, Error::Transport { .. }), "{err:?}");
     assert_eq!(err.attempts(), 3);
     assert_eq!(status_of(&err), Some(200), "the headers did arrive");
+    assert_eq!(
+        statuses(&fake),
+        [Some(200), Some(200), Some(200)],
+        "the headers arrived each time"
+    );
     assert!(err.to_string().contains("3 attempts"), "{err}");
 }
 
@@ -561,7 +581,7 @@ async fn reset_after_a_503_does_not_report_the_old_status() {
     fake.fail_next(1, empty(503));
     fake.fail_next(ALWAYS, Fault::Reset);
     let err = get_event(&client(&fake, quick())).await.unwrap_err();
-    assert_eq!(hits(&fake), 3);
+    assert_eq!(fake.requests(), 3);
     assert!(matches!(err, Error::Transport { .. }), "{err:?}");
     assert_eq!(err.status(), None, "{err}");
     assert!(!err.to_string().contains("503"), "{err}");
@@ -599,16 +619,9 @@ async fn does_not_retry_400_403_or_404() {
         (404, "event_not_found"),
     ] {
         let fake = fake_api().await;
-        fake.fail_next(
-            1,
-            Fault::Api {
-                status,
-                code: code.into(),
-                message: "no".into(),
-            },
-        );
+        fake.fail_next(1, api_error(status, code, "no"));
         let err = get_event(&client(&fake, quick())).await.unwrap_err();
-        assert_eq!(hits(&fake), 1, "{status}");
+        assert_eq!(fake.requests(), 1, "{status}");
         assert_eq!(status_of(&err), Some(status));
         assert_eq!(err.attempts(), 1, "{status}");
         assert_eq!(err.code().map(|c| c.as_str()), Some(code));
@@ -622,7 +635,7 @@ async fn does_not_retry_other_4xx_or_501() {
         let fake = fake_api().await;
         fake.fail_next(1, empty(status));
         let err = get_event(&client(&fake, quick())).await.unwrap_err();
-        assert_eq!(hits(&fake), 1, "{status}");
+        assert_eq!(fake.requests(), 1, "{status}");
         assert_eq!(status_of(&err), Some(status));
     }
 }
@@ -642,7 +655,7 @@ async fn disabled_policy_makes_one_attempt() {
         let err = get_event(&client(&fake, RetryPolicy::disabled()))
             .await
             .unwrap_err();
-        assert_eq!(hits(&fake), 1, "{fault:?}");
+        assert_eq!(fake.requests(), 1, "{fault:?}");
         assert_eq!(err.attempts(), 1, "{fault:?}");
     }
     let port = closed_port();
@@ -655,23 +668,20 @@ async fn disabled_policy_makes_one_attempt() {
 
 #[tokio::test]
 async fn post_edge_is_not_retried_on_5xx() {
-    for fault in [
-        Fault::Api {
-            status: 500,
-            code: "failed".into(),
-            message: "boom".into(),
-        },
-        Fault::html(502, "<h1>bad gateway</h1>"),
-        empty(503),
-        Fault::json(504, &json!({})),
+    for (fault, status) in [
+        (api_error(500, "failed", "boom"), 500),
+        (Fault::html(502, "<h1>bad gateway</h1>"), 502),
+        (empty(503), 503),
+        (Fault::json(504, &json!({})), 504),
     ] {
         let fake = fake_api().await;
         fake.fail_next_on(Operation::Edge, 1, fault.clone());
         fake.fail_next_on(Operation::Edge, 1, edge_ok());
         let err = analyze(&client(&fake, quick())).await.unwrap_err();
-        assert_eq!(hits(&fake), 1, "{fault:?}");
+        assert_eq!(fake.requests(), 1, "{fault:?}");
         assert_eq!(err.attempts(), 1, "{fault:?}");
-        assert!(status_of(&err).is_some_and(|s| s >= 500), "{err:?}");
+        assert_eq!(status_of(&err), Some(status), "{err:?}");
+        assert_eq!(statuses(&fake), [Some(status)], "{fault:?}");
     }
 }
 
@@ -682,7 +692,7 @@ async fn post_edge_is_not_retried_after_a_reset_or_a_truncated_body() {
         fake.fail_next_on(Operation::Edge, 1, fault.clone());
         fake.fail_next_on(Operation::Edge, 1, edge_ok());
         let err = analyze(&client(&fake, quick())).await.unwrap_err();
-        assert_eq!(hits(&fake), 1, "{fault:?}");
+        assert_eq!(fake.requests(), 1, "{fault:?}");
         assert!(matches!(err, Error::Transport { .. }), "{err:?}");
     }
 }
@@ -699,22 +709,15 @@ async fn post_edge_is_not_retried_after_an_attempt_timeout() {
         .expect("client builds");
     let err = analyze(&client).await.unwrap_err();
     assert!(err.is_timeout(), "{err:?}");
-    assert_eq!(hits(&fake), 1);
+    assert_eq!(fake.requests(), 1);
 }
 
 #[tokio::test]
 async fn conflict_with_another_code_on_update_event_is_not_retried() {
     let fake = fake_api().await;
-    fake.fail_next(
-        1,
-        Fault::Api {
-            status: 409,
-            code: "request_cannot_be_parsed".into(),
-            message: "conflict".into(),
-        },
-    );
+    fake.fail_next(1, api_error(409, "request_cannot_be_parsed", "conflict"));
     let err = update_event(&client(&fake, quick())).await.unwrap_err();
-    assert_eq!(hits(&fake), 1);
+    assert_eq!(fake.requests(), 1);
     assert_eq!(status_of(&err), Some(409));
     assert_eq!(
         err.code().map(|c| c.as_str()),
@@ -727,7 +730,7 @@ async fn persistent_state_not_ready_on_update_event_gives_up_with_the_code() {
     let fake = fake_api().await;
     fake.fail_next(ALWAYS, Fault::StateNotReady);
     let err = update_event(&client(&fake, quick())).await.unwrap_err();
-    assert_eq!(hits(&fake), 3);
+    assert_eq!(fake.requests(), 3);
     assert_eq!(err.attempts(), 3);
     assert_eq!(err.code(), Some(&types::ErrorCode::StateNotReady));
 }
@@ -737,7 +740,7 @@ async fn state_not_ready_on_get_event_is_not_retried() {
     let fake = fake_api().await;
     fake.fail_next(1, Fault::StateNotReady);
     let err = get_event(&client(&fake, quick())).await.unwrap_err();
-    assert_eq!(hits(&fake), 1);
+    assert_eq!(fake.requests(), 1);
     assert_eq!(status_of(&err), Some(409));
 }
 
@@ -747,7 +750,7 @@ async fn decode_error_after_a_retry_counts_both_attempts() {
     fake.fail_next(1, empty(503));
     fake.fail_next(1, Fault::json(200, &json!([])));
     let err = get_event(&client(&fake, quick())).await.unwrap_err();
-    assert_eq!(hits(&fake), 2);
+    assert_eq!(fake.requests(), 2);
     assert!(matches!(err, Error::Decode { .. }), "{err:?}");
     assert_eq!(err.attempts(), 2);
     assert_eq!(
@@ -760,16 +763,9 @@ async fn decode_error_after_a_retry_counts_both_attempts() {
 #[tokio::test]
 async fn invalid_json_with_200_is_a_decode_error_without_retry() {
     let fake = fake_api().await;
-    fake.fail_next(
-        1,
-        Fault::Raw {
-            status: 200,
-            content_type: "application/json".into(),
-            body: br#"{"event_id": "e1", "timestamp": "#.to_vec(),
-        },
-    );
+    fake.fail_next(1, raw_json(br#"{"event_id": "e1", "timestamp": "#));
     let err = get_event(&client(&fake, quick())).await.unwrap_err();
-    assert_eq!(hits(&fake), 1);
+    assert_eq!(fake.requests(), 1);
     assert!(matches!(err, Error::Decode { .. }), "{err:?}");
     assert_eq!(status_of(&err), Some(200));
     assert_eq!(err.body(), Some(r#"{"event_id": "e1", "timestamp": "#));
@@ -793,7 +789,7 @@ async fn retries_429_after_retry_after_seconds() {
         .expect("second attempt succeeds");
     let elapsed = started.elapsed();
     assert!(elapsed >= secs(1) && elapsed < ms(1100), "{elapsed:?}");
-    assert_eq!(hits(&fake), 2);
+    assert_eq!(fake.requests(), 2);
 }
 
 #[tokio::test(start_paused = true)]
@@ -819,7 +815,7 @@ async fn retries_429_after_retry_after_http_date() {
         elapsed >= left && elapsed <= ms(3100),
         "{elapsed:?} (at least {left:?})"
     );
-    assert_eq!(hits(&fake), 2);
+    assert_eq!(fake.requests(), 2);
 }
 
 /// The per-delay cap limits the client's own backoff only: a server's
@@ -846,7 +842,7 @@ async fn a_long_retry_after_is_waited_in_full() {
             elapsed >= secs(seconds) && elapsed < secs(seconds) + ms(100),
             "{seconds}: {elapsed:?}"
         );
-        assert_eq!(hits(&fake), 2);
+        assert_eq!(fake.requests(), 2);
     }
 }
 
@@ -866,7 +862,7 @@ async fn a_long_retry_after_date_is_waited_in_full() {
     let elapsed = started.elapsed();
     // The date has a one-second resolution.
     assert!(elapsed >= secs(43) && elapsed <= secs(46), "{elapsed:?}");
-    assert_eq!(hits(&fake), 2);
+    assert_eq!(fake.requests(), 2);
 }
 
 /// A `Retry-After` that does not fit in what is left of the operation
@@ -892,7 +888,7 @@ async fn a_retry_after_past_the_operation_timeout_returns_at_once() {
         assert_eq!(err.attempts(), 1);
         let wait = err.retry_after().expect("retry_after is kept");
         assert!(wait >= secs(119) && wait <= secs(600), "{value}: {wait:?}");
-        assert_eq!(hits(&fake), 1);
+        assert_eq!(fake.requests(), 1);
     }
 }
 
@@ -906,7 +902,7 @@ async fn stops_retrying_when_the_total_wait_cap_would_be_passed() {
     let started = Instant::now();
     let err = get_event(&paused_client(&fake, policy)).await.unwrap_err();
     let elapsed = started.elapsed();
-    assert_eq!(hits(&fake), 2, "a second 1 s wait would pass 1.5 s");
+    assert_eq!(fake.requests(), 2, "a second 1 s wait would pass 1.5 s");
     assert_eq!(err.attempts(), 2);
     assert!(elapsed >= secs(1) && elapsed < ms(1100), "{elapsed:?}");
 }
@@ -923,7 +919,7 @@ async fn backs_off_without_retry_after_within_the_jitter_bounds() {
         .await
         .expect("third attempt succeeds");
     let elapsed = started.elapsed();
-    assert_eq!(hits(&fake), 3);
+    assert_eq!(fake.requests(), 3);
     let delays: Vec<u64> = recorder
         .named("retrying")
         .iter()
@@ -1000,7 +996,9 @@ async fn stalled_server_gives_an_attempt_timeout_without_retries() {
     assert!(err.is_timeout(), "{err:?}");
     assert!(matches!(err, Error::Transport { .. }), "{err:?}");
     assert!(elapsed >= ms(200) && elapsed < secs(1), "{elapsed:?}");
-    assert_eq!(hits(&fake), 1);
+    assert_eq!(fake.requests(), 1);
+    assert_eq!(err.attempts(), 1);
+    assert_eq!(err.status(), None);
     assert!(err.to_string().contains("timed out"), "{err}");
 }
 
@@ -1040,12 +1038,12 @@ async fn operation_timeout_covers_every_attempt_of_a_stalling_server() {
     assert!(elapsed >= ms(400) && elapsed < ms(1400), "{elapsed:?}");
     // Attempts start at about 0, 150 and 300 ms; the last one may be cut
     // before the server has read it.
-    let attempts = err.attempts() as usize;
+    let attempts = u64::from(err.attempts());
     assert!((2..=3).contains(&attempts), "{err}");
     assert!(
-        (2..=attempts).contains(&hits(&fake)),
+        (2..=attempts).contains(&fake.requests()),
         "{} hits, {attempts} attempts",
-        hits(&fake)
+        fake.requests()
     );
 }
 
@@ -1111,7 +1109,7 @@ async fn retry_after_past_the_operation_timeout_returns_the_429_at_once() {
     assert_eq!(err.attempts(), 1);
     assert_eq!(status_of(&err), Some(429));
     assert_eq!(err.retry_after(), Some(secs(10)));
-    assert_eq!(hits(&fake), 1);
+    assert_eq!(fake.requests(), 1);
 }
 
 // ---------------------------------------------------------------------------
@@ -1138,14 +1136,7 @@ async fn several_megabyte_search_page_after_a_503_is_decoded_whole() {
     assert!(page.len() > 5 * MIB - 100_000, "{}", page.len());
     let fake = fake_api().await;
     fake.fail_next(1, empty(503));
-    fake.fail_next(
-        1,
-        Fault::Raw {
-            status: 200,
-            content_type: "application/json".into(),
-            body: page.into_bytes(),
-        },
-    );
+    fake.fail_next(1, raw_json(page.into_bytes()));
     let result = client(&fake, quick())
         .search_events()
         .limit(10)
@@ -1153,7 +1144,7 @@ async fn several_megabyte_search_page_after_a_503_is_decoded_whole() {
         .await
         .expect("page")
         .into_inner();
-    assert_eq!(hits(&fake), 2);
+    assert_eq!(fake.requests(), 2);
     assert_eq!(result.events.len(), 5 * MIB / 50_000);
     assert_eq!(result.events[7].event_id, "e7");
     assert!(
@@ -1173,7 +1164,7 @@ async fn several_megabyte_html_502_keeps_one_mebibyte_of_body() {
     let fake = fake_api().await;
     fake.fail_next(3, Fault::html(502, page.clone()));
     let err = get_event(&client(&fake, quick())).await.unwrap_err();
-    assert_eq!(hits(&fake), 3);
+    assert_eq!(fake.requests(), 3);
     assert_eq!(err.attempts(), 3);
     assert_eq!(status_of(&err), Some(502));
     let body = err.body().expect("body kept");
@@ -1188,7 +1179,7 @@ async fn several_megabyte_html_502_on_post_edge_keeps_one_mebibyte_of_body() {
     let fake = fake_api().await;
     fake.fail_next(1, Fault::html(502, page.clone()));
     let err = analyze(&client(&fake, quick())).await.unwrap_err();
-    assert_eq!(hits(&fake), 1);
+    assert_eq!(fake.requests(), 1);
     let body = err.body().expect("body kept");
     assert_eq!(body.len(), MIB);
     assert!(page.starts_with(body));
@@ -1325,25 +1316,16 @@ async fn api_key_never_appears_in_errors_or_traces() {
     let _guard = recorder.install();
     let mut errors = Vec::new();
 
-    let json = |body: &[u8]| Fault::Raw {
-        status: 200,
-        content_type: "application/json".into(),
-        body: body.to_vec(),
-    };
     let script = [
         Fault::TooManyRequests {
             retry_after: Some(0),
         },
-        Fault::Api {
-            status: 503,
-            code: "service_unavailable".into(),
-            message: "down".into(),
-        },
+        api_error(503, "service_unavailable", "down"),
         Fault::html(502, "<h1>gateway</h1>"),
         empty(401),
         Fault::Reset,
-        json(&[b'{'; 100]).cut_after(1),
-        json(b"not json"),
+        raw_json([b'{'; 100]).cut_after(1),
+        raw_json(b"not json"),
     ];
     for fault in script {
         let fake = fake_api().await;

@@ -78,7 +78,8 @@ fn page_of(request: &RecordedRequest, extra: &[(&str, &str)], keys: [&str; 2]) -
 }
 
 /// The three pages of a 5-event search: `e1 e2` → `k2` → `e3 e4` → `k3` → `e5`,
-/// with the fake's own keys.
+/// with the fake's own keys ([`three_pages`]) or a test's scripted ones
+/// ([`ThreePages::scripted`]).
 struct ThreePages<'f> {
     fake: &'f FakeApi,
     k2: String,
@@ -86,9 +87,20 @@ struct ThreePages<'f> {
     extra: Vec<(&'static str, &'static str)>,
 }
 
-impl ThreePages<'_> {
+impl<'f> ThreePages<'f> {
+    /// For pages a test scripts itself: the default query, `k2` the key of
+    /// page 2, no page 3.
+    fn scripted(fake: &'f FakeApi, k2: &str) -> Self {
+        ThreePages {
+            fake,
+            k2: k2.to_owned(),
+            k3: String::new(),
+            extra: Vec::new(),
+        }
+    }
+
     /// Requests for page 1, 2 and 3, and requests for none of them.
-    async fn calls(&self) -> [usize; 4] {
+    fn calls(&self) -> [usize; 4] {
         let mut calls = [0; 4];
         for request in self.fake.journal() {
             match page_of(&request, &self.extra, [&self.k2, &self.k3]) {
@@ -112,35 +124,39 @@ async fn three_pages<'f>(
         let minutes = if reverse { 5 - i as i64 } else { 1 + i as i64 };
         fake.insert_json(event(id, minutes)).expect("stored");
     }
-    let http = reqwest::Client::new();
-    let mut keys = Vec::new();
-    let mut key: Option<String> = None;
-    for _ in 0..2 {
-        let mut query: Vec<(&str, &str)> = vec![("visitor_id", VISITOR), ("limit", LIMIT)];
-        query.extend_from_slice(extra);
-        if let Some(key) = &key {
-            query.push(("pagination_key", key));
-        }
-        let page: Value = http
-            .get(format!("{}/events", fake.url()))
-            .bearer_auth(KEY)
-            .query(&query)
-            .send()
-            .await
-            .expect("a page")
-            .json()
-            .await
-            .expect("JSON");
-        key = page["pagination_key"].as_str().map(str::to_owned);
-        keys.push(key.clone().expect("a next page"));
-    }
+    let k2 = next_key(fake, extra, None).await;
+    let k3 = next_key(fake, extra, Some(&k2)).await;
     fake.clear_journal();
     ThreePages {
         fake,
-        k3: keys.pop().unwrap_or_default(),
-        k2: keys.pop().unwrap_or_default(),
+        k2,
+        k3,
         extra: extra.to_vec(),
     }
+}
+
+/// The key the fake gives for the page after the one `key` asks for (`None`:
+/// the first).
+async fn next_key(fake: &FakeApi, extra: &[(&str, &str)], key: Option<&str>) -> String {
+    let mut query: Vec<(&str, &str)> = vec![("visitor_id", VISITOR), ("limit", LIMIT)];
+    query.extend_from_slice(extra);
+    if let Some(key) = key {
+        query.push(("pagination_key", key));
+    }
+    let page: Value = reqwest::Client::new()
+        .get(format!("{}/events", fake.url()))
+        .bearer_auth(KEY)
+        .query(&query)
+        .send()
+        .await
+        .expect("a page")
+        .json()
+        .await
+        .expect("JSON");
+    page["pagination_key"]
+        .as_str()
+        .expect("a next page")
+        .to_owned()
 }
 
 fn search(client: &Client) -> fingerprint_server_sdk::builder::SearchEvents<'_> {
@@ -164,10 +180,10 @@ async fn into_stream_follows_the_keys_across_three_pages_in_order() {
     }
 
     assert_eq!(ids(&got), ["e1", "e2", "e3", "e4", "e5"]);
-    assert_eq!(pages.calls().await, [1, 1, 1, 0], "one request per page");
+    assert_eq!(pages.calls(), [1, 1, 1, 0], "one request per page");
     assert_eq!(stream.pages_received(), 3);
     assert!(stream.next().await.is_none(), "an ended stream stays ended");
-    assert_eq!(pages.calls().await, [1, 1, 1, 0]);
+    assert_eq!(pages.calls(), [1, 1, 1, 0]);
 }
 
 #[tokio::test]
@@ -179,23 +195,19 @@ async fn the_next_page_is_requested_only_once_the_current_one_is_consumed() {
 
     let e1 = stream.next().await.expect("an item").expect("an event");
     assert_eq!(e1.event_id, "e1");
-    assert_eq!(pages.calls().await, [1, 0, 0, 0], "after the first item");
+    assert_eq!(pages.calls(), [1, 0, 0, 0], "after the first item");
 
     let e2 = stream.next().await.expect("an item").expect("an event");
     assert_eq!(e2.event_id, "e2");
     assert_eq!(
-        pages.calls().await,
+        pages.calls(),
         [1, 0, 0, 0],
         "the last buffered item does not trigger the next request"
     );
 
     let e3 = stream.next().await.expect("an item").expect("an event");
     assert_eq!(e3.event_id, "e3");
-    assert_eq!(
-        pages.calls().await,
-        [1, 1, 0, 0],
-        "page 2 once page 1 ran out"
-    );
+    assert_eq!(pages.calls(), [1, 1, 0, 0], "page 2 once page 1 ran out");
     assert_eq!(stream.pages_received(), 2);
 }
 
@@ -240,7 +252,7 @@ async fn max_events_of_one_page_stops_without_requesting_page_two() {
 
     assert_eq!(ids(&got), ["e1", "e2"]);
     assert!(stream.next().await.is_none());
-    assert_eq!(pages.calls().await, [1, 0, 0, 0]);
+    assert_eq!(pages.calls(), [1, 0, 0, 0]);
 }
 
 #[tokio::test]
@@ -256,7 +268,7 @@ async fn max_events_inside_page_two_never_requests_page_three() {
     }
 
     assert_eq!(ids(&got), ["e1", "e2", "e3"]);
-    assert_eq!(pages.calls().await, [1, 1, 0, 0]);
+    assert_eq!(pages.calls(), [1, 1, 0, 0]);
 }
 
 #[tokio::test]
@@ -267,7 +279,7 @@ async fn max_events_zero_sends_no_request_at_all() {
 
     let mut stream = search(&client).into_stream().max_events(0);
     assert!(stream.next().await.is_none());
-    assert_eq!(pages.calls().await, [0, 0, 0, 0]);
+    assert_eq!(pages.calls(), [0, 0, 0, 0]);
 }
 
 #[tokio::test]
@@ -283,7 +295,7 @@ async fn max_events_larger_than_the_result_ends_after_the_last_page() {
         count += 1;
     }
     assert_eq!(count, 5);
-    assert_eq!(pages.calls().await, [1, 1, 1, 0]);
+    assert_eq!(pages.calls(), [1, 1, 1, 0]);
 }
 
 #[tokio::test]
@@ -300,7 +312,7 @@ async fn stream_ext_take_stops_early_without_further_requests() {
         .await;
 
     assert_eq!(ids(&got), ["e1", "e2", "e3"]);
-    assert_eq!(pages.calls().await, [1, 1, 0, 0]);
+    assert_eq!(pages.calls(), [1, 1, 0, 0]);
 }
 
 #[tokio::test]
@@ -316,7 +328,7 @@ async fn stream_ext_collects_every_event_of_every_page() {
         .collect();
 
     assert_eq!(ids(&got), ["e1", "e2", "e3", "e4", "e5"]);
-    assert_eq!(pages.calls().await, [1, 1, 1, 0]);
+    assert_eq!(pages.calls(), [1, 1, 1, 0]);
 }
 
 #[tokio::test]
@@ -350,7 +362,7 @@ async fn an_error_on_page_two_is_yielded_once_and_ends_the_stream() {
     // A stream that went on after the error would ask for a page again.
     assert!(stream.next().await.is_none(), "nothing after the error");
     assert!(stream.next().await.is_none(), "and nothing later either");
-    let [first, second, _, unexpected] = pages.calls().await;
+    let [first, second, _, unexpected] = pages.calls();
     assert_eq!(first, 1);
     assert_eq!(second, 1, "the failed page is not retried by the stream");
     assert_eq!(unexpected, 0);
@@ -372,7 +384,7 @@ async fn an_error_on_the_first_page_is_the_only_item() {
     assert_eq!(items.len(), 1);
     let err = items.into_iter().next().unwrap().expect_err("an error");
     assert_eq!(err.code(), Some(&types::ErrorCode::SecretApiKeyNotFound));
-    let [first, _, _, unexpected] = pages.calls().await;
+    let [first, _, _, unexpected] = pages.calls();
     assert_eq!(first, 1);
     assert_eq!(unexpected, 0);
 }
@@ -409,7 +421,7 @@ async fn each_page_request_goes_through_the_retry_policy() {
         .map(|r| r.status)
         .collect();
     assert_eq!(page_two, [Some(503), Some(200)], "page 2, then its retry");
-    let [first, second, third, unexpected] = pages.calls().await;
+    let [first, second, third, unexpected] = pages.calls();
     assert_eq!(first, 1);
     assert_eq!(second, 2, "the 503 and the retry");
     assert_eq!(third, 1);
@@ -423,19 +435,14 @@ async fn an_empty_result_ends_the_stream_after_one_request() {
     // 7-day window.
     fake.insert_json(event("e_old", 8 * 24 * 60))
         .expect("stored");
-    let pages = ThreePages {
-        fake: &fake,
-        k2: String::new(),
-        k3: String::new(),
-        extra: Vec::new(),
-    };
+    let pages = ThreePages::scripted(&fake, "");
     let client = client(&fake);
 
     let mut stream = search(&client).into_stream();
     assert!(stream.next().await.is_none());
     assert!(stream.next().await.is_none());
     assert_eq!(stream.pages_received(), 1);
-    let [only, _, _, unexpected] = pages.calls().await;
+    let [only, _, _, unexpected] = pages.calls();
     assert_eq!(only, 1);
     assert_eq!(unexpected, 0);
 }
@@ -457,18 +464,13 @@ async fn an_empty_page_that_carries_a_key_is_skipped_over() {
         1,
         Fault::json(200, &page_body(&["e3"], None)),
     );
-    let pages = ThreePages {
-        fake: &fake,
-        k2: "k2".into(),
-        k3: String::new(),
-        extra: Vec::new(),
-    };
+    let pages = ThreePages::scripted(&fake, "k2");
     let client = client(&fake);
 
     let mut stream = search(&client).into_stream();
     assert_eq!(stream.next().await.unwrap().unwrap().event_id, "e3");
     assert!(stream.next().await.is_none());
-    let [first, second, _, unexpected] = pages.calls().await;
+    let [first, second, _, unexpected] = pages.calls();
     assert_eq!(first, 1);
     assert_eq!(second, 1);
     assert_eq!(unexpected, 0);
@@ -482,17 +484,12 @@ async fn an_empty_pagination_key_is_read_as_the_last_page() {
         1,
         Fault::json(200, &page_body(&["e1"], Some(""))),
     );
-    let pages = ThreePages {
-        fake: &fake,
-        k2: String::new(),
-        k3: String::new(),
-        extra: Vec::new(),
-    };
+    let pages = ThreePages::scripted(&fake, "");
     let client = client(&fake);
 
     let got: Vec<_> = search(&client).into_stream().collect().await;
     assert_eq!(got.len(), 1);
-    let [first, _, _, unexpected] = pages.calls().await;
+    let [first, _, _, unexpected] = pages.calls();
     assert_eq!(first, 1);
     assert_eq!(unexpected, 0, "the first page must not be asked for again");
 }
@@ -512,7 +509,7 @@ async fn reverse_and_the_other_filters_are_sent_with_every_page() {
     }
 
     assert_eq!(ids(&got), ["e1", "e2", "e3", "e4", "e5"]);
-    assert_eq!(pages.calls().await, [1, 1, 1, 0]);
+    assert_eq!(pages.calls(), [1, 1, 1, 0]);
 }
 
 #[tokio::test]
@@ -546,7 +543,7 @@ async fn a_pagination_key_set_on_the_builder_is_where_the_stream_starts() {
         .await;
 
     assert_eq!(ids(&got), ["e3", "e4", "e5"]);
-    assert_eq!(pages.calls().await, [0, 1, 1, 0]);
+    assert_eq!(pages.calls(), [0, 1, 1, 0]);
 }
 
 #[tokio::test]
@@ -559,7 +556,7 @@ async fn into_page_stream_yields_whole_pages_one_request_at_a_time() {
     let page1: types::EventSearch = stream.next().await.unwrap().unwrap();
     assert_eq!(ids(&page1.events), ["e1", "e2"]);
     assert_eq!(page1.pagination_key.as_deref(), Some(pages.k2.as_str()));
-    assert_eq!(pages.calls().await, [1, 0, 0, 0]);
+    assert_eq!(pages.calls(), [1, 0, 0, 0]);
 
     let page2 = stream.next().await.unwrap().unwrap();
     assert_eq!(ids(&page2.events), ["e3", "e4"]);
@@ -571,7 +568,7 @@ async fn into_page_stream_yields_whole_pages_one_request_at_a_time() {
 
     assert!(stream.next().await.is_none());
     assert_eq!(stream.pages_received(), 3);
-    assert_eq!(pages.calls().await, [1, 1, 1, 0]);
+    assert_eq!(pages.calls(), [1, 1, 1, 0]);
 }
 
 #[tokio::test]
@@ -586,7 +583,7 @@ async fn into_page_stream_works_with_stream_ext() {
         .collect()
         .await;
     assert_eq!(sizes, [2, 2, 1]);
-    assert_eq!(pages.calls().await, [1, 1, 1, 0]);
+    assert_eq!(pages.calls(), [1, 1, 1, 0]);
 }
 
 #[tokio::test]
@@ -607,7 +604,7 @@ async fn an_event_stream_can_be_moved_into_a_spawned_task() {
     });
     let got = task.await.expect("the task ends");
     assert_eq!(got, ["e1", "e2", "e3", "e4", "e5"]);
-    assert_eq!(pages.calls().await, [1, 1, 1, 0]);
+    assert_eq!(pages.calls(), [1, 1, 1, 0]);
 }
 
 #[tokio::test]

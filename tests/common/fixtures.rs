@@ -1,6 +1,7 @@
 //! Shared helpers for JSON fixture tests: loading the project's own fixtures,
 //! finding `../shared` (absent on a fresh clone), listing the property paths
-//! the bundled v4 document declares, and describing how two JSON values differ.
+//! the bundled v4 document declares (and those of a value it does not), and
+//! describing how two JSON values differ.
 //!
 //! Include it with `#[path = "common/fixtures.rs"] mod fixtures;`.
 
@@ -120,12 +121,28 @@ impl SchemaPaths {
     /// `true` when the document declares `path`, or `path` lies inside a
     /// free-form object.
     pub fn knows(&self, path: &str) -> bool {
-        self.declared.contains(path)
-            || self.free_form.iter().any(|open| {
-                path.strip_prefix(open.as_str())
-                    .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
-            })
+        self.declared.contains(path) || self.free_form.iter().any(|open| is_inside(path, open))
     }
+
+    /// The paths of `value` the document does not know, each only where the
+    /// unknown part starts (not the paths inside it).
+    pub fn undeclared(&self, value: &Value) -> BTreeSet<String> {
+        let unknown: Vec<String> = value_paths(value)
+            .into_iter()
+            .filter(|path| !self.knows(path))
+            .collect();
+        unknown
+            .iter()
+            .filter(|path| !unknown.iter().any(|outer| is_inside(path, outer)))
+            .cloned()
+            .collect()
+    }
+}
+
+/// `true` when `path` lies inside `outer` (`outer.x` or `outer[]…`).
+fn is_inside(path: &str, outer: &str) -> bool {
+    path.strip_prefix(outer)
+        .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
 }
 
 fn join(prefix: &str, key: &str) -> String {
@@ -177,36 +194,6 @@ pub enum Difference {
 }
 
 impl Difference {
-    /// Where the difference is, with real array indices (`a.b[2].c`).
-    pub fn path(&self) -> &str {
-        match self {
-            Self::Dropped { path, .. } | Self::Added { path, .. } | Self::Changed { path, .. } => {
-                path
-            }
-        }
-    }
-
-    /// The path with array indices collapsed to `[]`, as in [`SchemaPaths`].
-    pub fn schema_path(&self) -> String {
-        let mut out = String::new();
-        let mut in_index = false;
-        for c in self.path().chars() {
-            match c {
-                '[' => {
-                    in_index = true;
-                    out.push('[');
-                }
-                ']' => {
-                    in_index = false;
-                    out.push(']');
-                }
-                _ if in_index => {}
-                _ => out.push(c),
-            }
-        }
-        out
-    }
-
     /// A number written differently but equal in value (`1` against `1.0`).
     pub fn is_same_number(&self) -> bool {
         match self {
@@ -217,11 +204,6 @@ impl Difference {
             } => a.as_f64().is_some() && a.as_f64() == b.as_f64(),
             _ => false,
         }
-    }
-
-    /// An empty array in the input that the output leaves out.
-    pub fn is_dropped_empty_array(&self) -> bool {
-        matches!(self, Self::Dropped { input: Value::Array(items), .. } if items.is_empty())
     }
 }
 
