@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::faults::Fault;
 use super::operation::{self, Operation};
-use super::search::{self, Search};
+use super::search::Search;
 use super::state::State;
 use crate::types;
 
@@ -466,12 +466,6 @@ fn search_events(state: &State, query: &[(String, String)], now_ms: i64) -> Repl
     }
     let page = search.run(state.events.values());
     Reply::json(200, page.to_json())
-}
-
-/// The event id of a stored event (for `insert`).
-pub(crate) fn event_id(event: &Value) -> Option<&str> {
-    let id = search::event_id(event);
-    (!id.is_empty()).then_some(id)
 }
 
 #[cfg(test)]

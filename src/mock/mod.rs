@@ -229,11 +229,32 @@ impl std::fmt::Debug for FakeApi {
 
 /// Why an event could not be inserted.
 #[derive(Debug)]
-pub struct InsertError(String);
+pub struct InsertError {
+    position: Option<usize>,
+    message: String,
+}
+
+impl InsertError {
+    fn new(position: Option<usize>, message: impl Into<String>) -> Self {
+        Self {
+            position,
+            message: message.into(),
+        }
+    }
+
+    /// Which event was refused: its position (from 0) among those given to
+    /// [`FakeApi::insert_many`] (`Some(0)` for [`FakeApi::insert_json`] and
+    /// [`FakeApi::insert`]), so that a caller loading events from a file can
+    /// say where the bad one is. `None` when the refusal is not about one
+    /// event (a typed event that could not be written as JSON).
+    pub fn position(&self) -> Option<usize> {
+        self.position
+    }
+}
 
 impl std::fmt::Display for InsertError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "event not inserted: {}", self.0)
+        write!(f, "event not inserted: {}", self.message)
     }
 }
 
@@ -289,7 +310,8 @@ impl FakeApi {
 
     /// Stores an event (replacing one with the same `event_id`).
     pub fn insert(&self, event: &types::Event) -> Result<(), InsertError> {
-        let value = serde_json::to_value(event).map_err(|e| InsertError(e.to_string()))?;
+        let value =
+            serde_json::to_value(event).map_err(|e| InsertError::new(None, e.to_string()))?;
         self.insert_json(value)
     }
 
@@ -300,21 +322,27 @@ impl FakeApi {
     }
 
     /// Stores many events given as JSON (see [`insert_json`](Self::insert_json));
-    /// nothing is stored unless every one is an event. Returns how many were
-    /// given.
+    /// nothing is stored unless every one is an event with a non-empty
+    /// `event_id`. Returns how many were given; an error tells the
+    /// [position](InsertError::position) of the first event refused.
     pub fn insert_many(
         &self,
         events: impl IntoIterator<Item = Value>,
     ) -> Result<usize, InsertError> {
         let checked = events
             .into_iter()
-            .map(|event| {
+            .enumerate()
+            .map(|(position, event)| {
+                let refused = |message: String| InsertError::new(Some(position), message);
                 types::Event::deserialize(&event)
-                    .map_err(|e| InsertError(format!("not an Event: {e}")))?;
-                let id = handler::event_id(&event)
-                    .ok_or_else(|| InsertError("no event_id".into()))?
-                    .to_owned();
-                Ok((id, event))
+                    .map_err(|e| refused(format!("not an Event: {e}")))?;
+                // The id is the key events are stored and found by: an empty
+                // one would be an event no `get_event` can ask for.
+                let id = search::event_id(&event);
+                if id.is_empty() {
+                    return Err(refused("no event_id".to_owned()));
+                }
+                Ok((id.to_owned(), event))
             })
             .collect::<Result<Vec<_>, InsertError>>()?;
         let count = checked.len();
