@@ -95,13 +95,15 @@ pub(crate) struct Request<'r> {
     pub(crate) body: &'r [u8],
 }
 
-/// The operation a request asks for (`None` for an unknown path).
-pub(crate) fn operation_of(request: &Request<'_>) -> Option<Operation> {
-    operation::route(request.method, request.path).map(|(op, _)| op)
-}
-
 /// Decides the answer to `request` and applies its effect to `state`.
-pub(crate) fn respond(state: &mut State, request: &Request<'_>, now_ms: i64) -> Delivery {
+/// `routed` is what [`operation::route`] made of its method and path (the
+/// server routes once, for the answer and the journal).
+pub(crate) fn respond(
+    state: &mut State,
+    request: &Request<'_>,
+    routed: Option<(Operation, Option<&str>)>,
+    now_ms: i64,
+) -> Delivery {
     state.requests += 1;
     let send = |reply| Delivery::Send {
         reply,
@@ -112,7 +114,7 @@ pub(crate) fn respond(state: &mut State, request: &Request<'_>, now_ms: i64) -> 
     if let Some(refusal) = check_key(&state.key, request.authorization) {
         return send(refusal);
     }
-    let Some((op, id)) = operation::route(request.method, request.path) else {
+    let Some((op, id)) = routed else {
         return send(Reply::error(
             404,
             "request_cannot_be_parsed",
@@ -489,6 +491,12 @@ mod tests {
             authorization: Some(b"Bearer k"),
             body: b"",
         }
+    }
+
+    /// Routes `request` and answers it, as the server does.
+    fn respond(state: &mut State, request: &Request<'_>, now_ms: i64) -> Delivery {
+        let routed = operation::route(request.method, request.path);
+        super::respond(state, request, routed, now_ms)
     }
 
     fn reply(delivery: Delivery) -> Reply {

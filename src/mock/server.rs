@@ -22,6 +22,7 @@ use tokio::sync::watch;
 
 use super::handler::{self, Delivery, Reply};
 use super::journal::Entry;
+use super::operation;
 use super::samples::now_ms;
 use super::search;
 use super::state::State;
@@ -94,11 +95,11 @@ async fn handle(
             .map(HeaderValue::as_bytes),
         body: body.as_deref().unwrap_or_default(),
     };
-    let operation = handler::operation_of(&request);
+    let routed = operation::route(request.method, request.path);
     let delivery = {
         let mut state = state.lock().unwrap_or_else(PoisonError::into_inner);
         let delivery = match &body {
-            Ok(_) => handler::respond(&mut state, &request, now_ms()),
+            Ok(_) => handler::respond(&mut state, &request, routed, now_ms()),
             Err(_) => {
                 state.requests += 1;
                 Delivery::Send {
@@ -108,6 +109,7 @@ async fn handle(
                 }
             }
         };
+        let operation = routed.map(|(op, _)| op);
         // The request's parts move into the journal: nothing is copied.
         state.journal.record(Entry::new(
             parts.method,
