@@ -48,7 +48,7 @@ impl Reply {
     }
 
     /// The API's error body, `{"error": {"code", "message"}}`.
-    fn error(status: u16, code: &str, message: &str) -> Self {
+    pub(crate) fn error(status: u16, code: &str, message: &str) -> Self {
         let body = json!({"error": {"code": code, "message": message}});
         Self::json(status, body.to_string().into_bytes())
     }
@@ -76,6 +76,15 @@ pub(crate) enum Delivery {
 }
 
 impl Delivery {
+    /// `reply`, on time and whole.
+    pub(crate) fn send(reply: Reply) -> Self {
+        Delivery::Send {
+            reply,
+            delay: Duration::ZERO,
+            cut_after: None,
+        }
+    }
+
     /// The status the client sees, if any.
     pub(crate) fn status(&self) -> Option<u16> {
         match self {
@@ -104,25 +113,19 @@ pub(crate) fn respond(
     routed: Option<(Operation, Option<&str>)>,
     now_ms: i64,
 ) -> Delivery {
-    state.requests += 1;
-    let send = |reply| Delivery::Send {
-        reply,
-        delay: Duration::ZERO,
-        cut_after: None,
-    };
     // The key is checked before anything else, faults included.
     if let Some(refusal) = check_key(&state.key, request.authorization) {
-        return send(refusal);
+        return Delivery::send(refusal);
     }
     let Some((op, id)) = routed else {
-        return send(Reply::error(
+        return Delivery::send(Reply::error(
             404,
             "request_cannot_be_parsed",
             "unknown path or method",
         ));
     };
     let mut delivery = match state.faults.take_for(op) {
-        None => send(answer(state, op, id, request, now_ms)),
+        None => Delivery::send(answer(state, op, id, request, now_ms)),
         Some(fault) => deliver(state, op, id, request, now_ms, fault),
     };
     if let Delivery::Send { delay, .. } = &mut delivery {
@@ -167,7 +170,7 @@ fn deliver(
         cut_after,
     };
     match effect_of(fault) {
-        Effect::Replace(reply) => send(reply, Duration::ZERO, None),
+        Effect::Replace(reply) => Delivery::send(reply),
         Effect::Delay(delay) => send(answer(state, op, id, request, now_ms), delay, None),
         Effect::Cut(after) => send(
             answer(state, op, id, request, now_ms),
