@@ -470,7 +470,10 @@ fn search_events(state: &State, query: &[(String, String)], now_ms: i64) -> Repl
         return Reply::error(404, "visitor_not_found", "visitor not found");
     }
     let page = search.run(state.events.values());
-    Reply::json(200, page.to_json())
+    match serde_json::to_vec(&page) {
+        Ok(body) => Reply::json(200, body),
+        Err(_) => Reply::error(500, "failed", "the page could not be written"),
+    }
 }
 
 #[cfg(test)]

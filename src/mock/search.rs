@@ -426,38 +426,16 @@ impl<'q> Search<'q> {
     }
 }
 
-/// A page of search results.
-#[derive(Debug)]
+/// A page of search results, serialized as the body of the answer:
+/// `{"events": [...], "pagination_key"?, "total_hits"?}` in that order,
+/// written straight from the stored events.
+#[derive(Debug, serde::Serialize)]
 pub(crate) struct Page<'e> {
     pub(crate) events: Vec<&'e Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) pagination_key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) total_hits: Option<usize>,
-}
-
-impl Page<'_> {
-    /// The body of the answer, `{"events": [...], "pagination_key"?, "total_hits"?}`,
-    /// written straight from the stored events.
-    pub(crate) fn to_json(&self) -> Vec<u8> {
-        let mut body = Vec::with_capacity(64 + self.events.len() * 1024);
-        body.extend_from_slice(b"{\"events\":[");
-        for (i, event) in self.events.iter().enumerate() {
-            if i > 0 {
-                body.push(b',');
-            }
-            // Writing a `Value` into a Vec cannot fail.
-            let _ = serde_json::to_writer(&mut body, event);
-        }
-        body.push(b']');
-        if let Some(key) = &self.pagination_key {
-            body.extend_from_slice(b",\"pagination_key\":");
-            let _ = serde_json::to_writer(&mut body, key);
-        }
-        if let Some(total) = self.total_hits {
-            body.extend_from_slice(format!(",\"total_hits\":{total}").as_bytes());
-        }
-        body.push(b'}');
-        body
-    }
 }
 
 /// The fake's pagination key: timestamp and id of the last event of a page
