@@ -365,26 +365,14 @@ fn answer(
 /// empty), naming it.
 fn check_plain_query(op: Operation, query: &[(String, String)]) -> Option<Reply> {
     let known = operation::plain_query_parameters(op);
-    for (n, (name, value)) in query.iter().enumerate() {
+    query.iter().enumerate().find_map(|(n, (name, value))| {
         if name == operation::SDK_IDENTITY_PARAMETER {
-            continue;
+            return None;
         }
-        if !known.contains(&name.as_str()) {
-            return Some(Reply::bad_request(&format!(
-                "unknown query parameter `{name}`: {} has no such parameter",
-                op.operation_id()
-            )));
-        }
-        if value.is_empty() {
-            return Some(Reply::bad_request(&format!("`{name}` has an empty value")));
-        }
-        if query[..n].iter().any(|(earlier, _)| earlier == name) {
-            return Some(Reply::bad_request(&format!(
-                "`{name}` is given more than once"
-            )));
-        }
-    }
-    None
+        let found = known.iter().find(|known| **known == name);
+        let checked = operation::check_pair(op, found, |_| false, &query[..n], name, value);
+        checked.err().map(|message| Reply::bad_request(&message))
+    })
 }
 
 fn decode(segment: &str) -> String {
