@@ -204,9 +204,6 @@ impl FaultQueue {
     /// first one queued for it or for any operation. Faults for other
     /// operations stay where they are.
     pub(crate) fn take_for(&mut self, operation: Operation) -> Option<Fault> {
-        if self.queue.is_empty() {
-            return None;
-        }
         let position = self
             .queue
             .iter()

@@ -60,7 +60,7 @@ impl Operation {
         Operation::ALL.into_iter().find(|op| {
             op.as_str() == name
                 || op.operation_id() == name
-                || op.short_name() == name.to_ascii_lowercase()
+                || op.short_name().eq_ignore_ascii_case(name)
         })
     }
 

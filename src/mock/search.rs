@@ -331,11 +331,11 @@ impl Filters<'_> {
 /// A `searchEvents` query, read.
 #[derive(Clone, Debug)]
 pub(crate) struct Search<'q> {
-    pub(crate) start: i64,
-    pub(crate) end: i64,
-    pub(crate) limit: usize,
-    pub(crate) reverse: bool,
-    pub(crate) total_hits: Option<usize>,
+    start: i64,
+    end: i64,
+    limit: usize,
+    reverse: bool,
+    total_hits: Option<usize>,
     after: Option<Cursor<'q>>,
     pub(crate) filters: Filters<'q>,
 }
