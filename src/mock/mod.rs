@@ -103,7 +103,8 @@
 //! - `visitor_id` of a visitor no stored event has: 404 `visitor_not_found`,
 //!   as the reference documents.
 //! - `pagination_key` is the fake's own (opaque) key; paging goes on from the
-//!   position after it even if that event was deleted or updated since.
+//!   position after it even if that event was deleted or updated since. The
+//!   last page has no key, also when it is exactly full.
 //!
 //! **Stricter than the API, on purpose**: a query parameter the operation
 //! does not have (a typo such as `vpn_detected=true`), a parameter given

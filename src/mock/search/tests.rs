@@ -378,6 +378,12 @@ fn pages_follow_keys_in_either_order_and_report_total_hits() {
         key.expect("more")
     ));
     assert_eq!(second, ["e1", "e0"]);
+    assert_eq!(key, None, "a short last page has no key");
+
+    // The fake knows the page ends at the last event: no key for an empty
+    // page after it.
+    let (all, key, _) = run("limit=5");
+    assert_eq!(all, ["e0", "e1", "e2", "e3", "e4"]);
     assert_eq!(key, None, "an exactly full last page has no key");
 }
 
