@@ -1,6 +1,7 @@
 //! `mock serve`: the SDK's fake Server API as a local server, with seed
 //! events, rulesets, queued faults and a delay given on the command line.
 
+use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -46,29 +47,30 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         Some(path) => seed_file(&fake, path)?,
         None => seed_samples(&fake, args.samples)?,
     };
-    let ruleset_ids: Vec<String> = rulesets.iter().map(|r| r.id().to_owned()).collect();
+    // The banner's extra lines, written as each thing is registered
+    // (writing into a String cannot fail).
+    let mut extras = String::new();
+    if !rulesets.is_empty() {
+        let ids: Vec<&str> = rulesets.iter().map(Ruleset::id).collect();
+        let _ = writeln!(extras, "rulesets: {}", ids.join(", "));
+    }
     for ruleset in rulesets {
         fake.add_ruleset(ruleset);
     }
-    let queued: usize = faults.iter().map(|(_, times, _)| times).sum();
+    let mut queued = 0;
     for (operation, times, fault) in faults {
+        queued += times;
         match operation {
             Some(operation) => fake.fail_next_on(operation, times, fault),
             None => fake.fail_next(times, fault),
         }
     }
+    if queued > 0 {
+        let _ = writeln!(extras, "faults queued: {queued}");
+    }
     if let Some(delay) = args.delay {
         fake.set_delay(delay);
-    }
-    let mut extras = String::new();
-    if !ruleset_ids.is_empty() {
-        extras.push_str(&format!("rulesets: {}\n", ruleset_ids.join(", ")));
-    }
-    if queued > 0 {
-        extras.push_str(&format!("faults queued: {queued}\n"));
-    }
-    if let Some(delay) = args.delay {
-        extras.push_str(&format!("every answer delayed by {delay:?}\n"));
+        let _ = writeln!(extras, "every answer delayed by {delay:?}");
     }
     let url = fake.url();
     let mut out = std::io::stdout().lock();
