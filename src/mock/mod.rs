@@ -403,9 +403,14 @@ impl FakeApi {
         self.lock().faults.clear();
     }
 
-    /// Sends every answer `delay` late from now on (`Duration::ZERO`: on
-    /// time), on top of any [`Fault::Delay`]. For trying client timeouts
-    /// against a slow API.
+    /// Sends the answers of the five operations `delay` late from now on
+    /// (`Duration::ZERO`: on time), on top of any [`Fault::Delay`]: every
+    /// answer to a request with the right key that names an operation,
+    /// fault answers and refusals of a bad query included. Sent at once: the
+    /// 403 for a missing or wrong key, the 404 for an unknown path or method,
+    /// and the 400 for a request body that could not be read; a
+    /// [`Fault::Close`] or [`Fault::Reset`] closes the connection at once. For
+    /// trying client timeouts against a slow API.
     pub fn set_delay(&self, delay: Duration) {
         self.lock().delay = delay;
     }
