@@ -498,8 +498,9 @@ impl<'q> Reader<'q> {
         )
         .map_err(Rejection)?;
         // Window, order and paging check their values themselves, with the
-        // API's messages; integer bounds hold for every role.
-        if p.role == Role::Filter || matches!(p.kind, Kind::Integer { .. }) {
+        // API's messages (`count` holds limit and total_hits to the table's
+        // bounds, parsing them once).
+        if p.role == Role::Filter {
             check_kind(p, value)?;
         }
         Ok(p)
