@@ -1,13 +1,12 @@
 //! `mock serve`: the SDK's fake Server API as a local server, with seed
 //! events, rulesets, queued faults and a delay given on the command line.
 
+use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::path::Path;
 
 use fingerprint_server_sdk::mock::{self, FakeApi, Fault, Operation, Ruleset};
-use fingerprint_server_sdk::types;
-use serde::Deserialize;
 use serde_json::Value;
 
 use crate::args::{ServeArgs, parse_duration};
@@ -48,29 +47,30 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         Some(path) => seed_file(&fake, path)?,
         None => seed_samples(&fake, args.samples)?,
     };
-    let ruleset_ids: Vec<String> = rulesets.iter().map(|r| r.id().to_owned()).collect();
+    // The banner's extra lines, written as each thing is registered
+    // (writing into a String cannot fail).
+    let mut extras = String::new();
+    if !rulesets.is_empty() {
+        let ids: Vec<&str> = rulesets.iter().map(Ruleset::id).collect();
+        let _ = writeln!(extras, "rulesets: {}", ids.join(", "));
+    }
     for ruleset in rulesets {
         fake.add_ruleset(ruleset);
     }
-    let queued: usize = faults.iter().map(|(_, times, _)| times).sum();
+    let mut queued = 0;
     for (operation, times, fault) in faults {
+        queued += times;
         match operation {
             Some(operation) => fake.fail_next_on(operation, times, fault),
             None => fake.fail_next(times, fault),
         }
     }
+    if queued > 0 {
+        let _ = writeln!(extras, "faults queued: {queued}");
+    }
     if let Some(delay) = args.delay {
         fake.set_delay(delay);
-    }
-    let mut extras = String::new();
-    if !ruleset_ids.is_empty() {
-        extras.push_str(&format!("rulesets: {}\n", ruleset_ids.join(", ")));
-    }
-    if queued > 0 {
-        extras.push_str(&format!("faults queued: {queued}\n"));
-    }
-    if let Some(delay) = args.delay {
-        extras.push_str(&format!("every answer delayed by {delay:?}\n"));
+        let _ = writeln!(extras, "every answer delayed by {delay:?}");
     }
     let url = fake.url();
     let mut out = std::io::stdout().lock();
@@ -99,6 +99,8 @@ fn seed_file(fake: &FakeApi, path: &Path) -> Result<usize> {
     let file = std::fs::File::open(path).map_err(|e| Failure::io(&shown, &e))?;
     let cutoff = mock::now_ms() - DEFAULT_WINDOW_MS;
     let mut events = Vec::new();
+    // The line of each event, for naming the one the fake refuses.
+    let mut lines = Vec::new();
     let mut old = 0usize;
     for (n, line) in BufReader::new(file).lines().enumerate() {
         let line = line.map_err(|e| Failure::io(&shown, &e))?;
@@ -115,10 +117,10 @@ fn seed_file(fake: &FakeApi, path: &Path) -> Result<usize> {
             old += 1;
         }
         events.push(event);
+        lines.push(n + 1);
     }
     let loaded = fake.insert_many(events).map_err(|e| {
-        // The fake says what is wrong, not where: find the line.
-        let at = match first_bad_line(path) {
+        let at = match e.position().and_then(|i| lines.get(i)) {
             Some(line) => format!("{shown}:{line}"),
             None => shown.clone(),
         };
@@ -211,26 +213,6 @@ fn parse_fault(spec: &str) -> std::result::Result<(Option<Operation>, usize, Fau
     Ok((operation, times, fault))
 }
 
-/// The number of the first line of the seed file that the fake would refuse
-/// (see [`FakeApi::insert_json`]: an event with an `event_id`). Read again
-/// only after a refusal, so that loading keeps one copy of the events.
-fn first_bad_line(path: &Path) -> Option<usize> {
-    let file = std::fs::File::open(path).ok()?;
-    BufReader::new(file)
-        .lines()
-        .enumerate()
-        .find_map(|(n, line)| {
-            let line = line.ok()?;
-            if line.trim().is_empty() {
-                return None;
-            }
-            let event: Value = serde_json::from_str(&line).ok()?;
-            let refused = event.get("event_id").and_then(Value::as_str).is_none()
-                || types::Event::deserialize(&event).is_err();
-            refused.then_some(n + 1)
-        })
-}
-
 async fn wait_for_stop() {
     #[cfg(unix)]
     {
@@ -305,6 +287,27 @@ mod tests {
         };
         assert_eq!((status, content_type.as_str()), (502, "text/html"));
         assert!(String::from_utf8_lossy(&body).contains("502"));
+    }
+
+    #[tokio::test]
+    async fn a_seed_line_the_fake_refuses_is_named_even_for_an_empty_event_id() {
+        let dir =
+            std::env::temp_dir().join(format!("fingerprint-cli-serve-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let path = dir.join("empty-id.jsonl");
+        let good = mock::event("evt_1", "vis_1");
+        let good = serde_json::to_string(&good).unwrap_or_else(|e| panic!("{e}"));
+        let empty = good.replace("evt_1", "");
+        std::fs::write(&path, format!("{good}\n\n{empty}\n")).unwrap_or_else(|e| panic!("{e}"));
+        let fake = FakeApi::start().await.unwrap_or_else(|e| panic!("{e}"));
+        let err = seed_file(&fake, &path).expect_err("an empty event_id is refused");
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(
+            err.message.contains("empty-id.jsonl:3: "),
+            "{}",
+            err.message
+        );
+        assert!(fake.is_empty(), "nothing is stored");
     }
 
     #[test]

@@ -123,25 +123,7 @@ impl Fault {
     /// header it refused, so the mistake shows in your test.
     pub fn with_header(self, name: impl Into<String>, value: impl Into<String>) -> Fault {
         let header = (name.into(), value.into());
-        match self {
-            Fault::Altered {
-                fault,
-                mut headers,
-                cut_after,
-            } => {
-                headers.push(header);
-                Fault::Altered {
-                    fault,
-                    headers,
-                    cut_after,
-                }
-            }
-            fault => Fault::Altered {
-                fault: Box::new(fault),
-                headers: vec![header],
-                cut_after: None,
-            },
-        }
+        self.into_altered(|headers, _| headers.push(header))
     }
 
     /// This fault's answer with its full `Content-Length` but the connection
@@ -149,17 +131,29 @@ impl Fault {
     /// the normal answer: a gateway that dies while sending its error page
     /// is `Fault::Status(503).cut_after(10)`.
     pub fn cut_after(self, after: usize) -> Fault {
-        match self {
-            Fault::Altered { fault, headers, .. } => Fault::Altered {
+        self.into_altered(|_, cut_after| *cut_after = Some(after))
+    }
+
+    /// This fault as an [`Fault::Altered`] (itself if it is one already, so
+    /// that alterations add up rather than nest), with `alter` applied to
+    /// its headers and cut.
+    fn into_altered(
+        self,
+        alter: impl FnOnce(&mut Vec<(String, String)>, &mut Option<usize>),
+    ) -> Fault {
+        let (fault, mut headers, mut cut_after) = match self {
+            Fault::Altered {
                 fault,
                 headers,
-                cut_after: Some(after),
-            },
-            fault => Fault::Altered {
-                fault: Box::new(fault),
-                headers: Vec::new(),
-                cut_after: Some(after),
-            },
+                cut_after,
+            } => (fault, headers, cut_after),
+            fault => (Box::new(fault), Vec::new(), None),
+        };
+        alter(&mut headers, &mut cut_after);
+        Fault::Altered {
+            fault,
+            headers,
+            cut_after,
         }
     }
 }
@@ -210,9 +204,6 @@ impl FaultQueue {
     /// first one queued for it or for any operation. Faults for other
     /// operations stay where they are.
     pub(crate) fn take_for(&mut self, operation: Operation) -> Option<Fault> {
-        if self.queue.is_empty() {
-            return None;
-        }
         let position = self
             .queue
             .iter()

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::faults::Fault;
 use super::operation::{self, Operation};
-use super::search::{self, Search};
+use super::search::Search;
 use super::state::State;
 use crate::types;
 
@@ -48,7 +48,7 @@ impl Reply {
     }
 
     /// The API's error body, `{"error": {"code", "message"}}`.
-    fn error(status: u16, code: &str, message: &str) -> Self {
+    pub(crate) fn error(status: u16, code: &str, message: &str) -> Self {
         let body = json!({"error": {"code": code, "message": message}});
         Self::json(status, body.to_string().into_bytes())
     }
@@ -76,6 +76,15 @@ pub(crate) enum Delivery {
 }
 
 impl Delivery {
+    /// `reply`, on time and whole.
+    pub(crate) fn send(reply: Reply) -> Self {
+        Delivery::Send {
+            reply,
+            delay: Duration::ZERO,
+            cut_after: None,
+        }
+    }
+
     /// The status the client sees, if any.
     pub(crate) fn status(&self) -> Option<u16> {
         match self {
@@ -95,32 +104,28 @@ pub(crate) struct Request<'r> {
     pub(crate) body: &'r [u8],
 }
 
-/// The operation a request asks for (`None` for an unknown path).
-pub(crate) fn operation_of(request: &Request<'_>) -> Option<Operation> {
-    operation::route(request.method, request.path).map(|(op, _)| op)
-}
-
 /// Decides the answer to `request` and applies its effect to `state`.
-pub(crate) fn respond(state: &mut State, request: &Request<'_>, now_ms: i64) -> Delivery {
-    state.requests += 1;
-    let send = |reply| Delivery::Send {
-        reply,
-        delay: Duration::ZERO,
-        cut_after: None,
-    };
+/// `routed` is what [`operation::route`] made of its method and path (the
+/// server routes once, for the answer and the journal).
+pub(crate) fn respond(
+    state: &mut State,
+    request: &Request<'_>,
+    routed: Option<(Operation, Option<&str>)>,
+    now_ms: i64,
+) -> Delivery {
     // The key is checked before anything else, faults included.
     if let Some(refusal) = check_key(&state.key, request.authorization) {
-        return send(refusal);
+        return Delivery::send(refusal);
     }
-    let Some((op, id)) = operation::route(request.method, request.path) else {
-        return send(Reply::error(
+    let Some((op, id)) = routed else {
+        return Delivery::send(Reply::error(
             404,
             "request_cannot_be_parsed",
             "unknown path or method",
         ));
     };
     let mut delivery = match state.faults.take_for(op) {
-        None => send(answer(state, op, id, request, now_ms)),
+        None => Delivery::send(answer(state, op, id, request, now_ms)),
         Some(fault) => deliver(state, op, id, request, now_ms, fault),
     };
     if let Delivery::Send { delay, .. } = &mut delivery {
@@ -165,7 +170,7 @@ fn deliver(
         cut_after,
     };
     match effect_of(fault) {
-        Effect::Replace(reply) => send(reply, Duration::ZERO, None),
+        Effect::Replace(reply) => Delivery::send(reply),
         Effect::Delay(delay) => send(answer(state, op, id, request, now_ms), delay, None),
         Effect::Cut(after) => send(
             answer(state, op, id, request, now_ms),
@@ -360,26 +365,14 @@ fn answer(
 /// empty), naming it.
 fn check_plain_query(op: Operation, query: &[(String, String)]) -> Option<Reply> {
     let known = operation::plain_query_parameters(op);
-    for (n, (name, value)) in query.iter().enumerate() {
+    query.iter().enumerate().find_map(|(n, (name, value))| {
         if name == operation::SDK_IDENTITY_PARAMETER {
-            continue;
+            return None;
         }
-        if !known.contains(&name.as_str()) {
-            return Some(Reply::bad_request(&format!(
-                "unknown query parameter `{name}`: {} has no such parameter",
-                op.operation_id()
-            )));
-        }
-        if value.is_empty() {
-            return Some(Reply::bad_request(&format!("`{name}` has an empty value")));
-        }
-        if query[..n].iter().any(|(earlier, _)| earlier == name) {
-            return Some(Reply::bad_request(&format!(
-                "`{name}` is given more than once"
-            )));
-        }
-    }
-    None
+        let found = known.iter().find(|known| **known == name);
+        let checked = operation::check_pair(op, found, |_| false, &query[..n], name, value);
+        checked.err().map(|message| Reply::bad_request(&message))
+    })
 }
 
 fn decode(segment: &str) -> String {
@@ -465,13 +458,10 @@ fn search_events(state: &State, query: &[(String, String)], now_ms: i64) -> Repl
         return Reply::error(404, "visitor_not_found", "visitor not found");
     }
     let page = search.run(state.events.values());
-    Reply::json(200, page.to_json())
-}
-
-/// The event id of a stored event (for `insert`).
-pub(crate) fn event_id(event: &Value) -> Option<&str> {
-    let id = search::event_id(event);
-    (!id.is_empty()).then_some(id)
+    match serde_json::to_vec(&page) {
+        Ok(body) => Reply::json(200, body),
+        Err(_) => Reply::error(500, "failed", "the page could not be written"),
+    }
 }
 
 #[cfg(test)]
@@ -495,6 +485,12 @@ mod tests {
             authorization: Some(b"Bearer k"),
             body: b"",
         }
+    }
+
+    /// Routes `request` and answers it, as the server does.
+    fn respond(state: &mut State, request: &Request<'_>, now_ms: i64) -> Delivery {
+        let routed = operation::route(request.method, request.path);
+        super::respond(state, request, routed, now_ms)
     }
 
     fn reply(delivery: Delivery) -> Reply {

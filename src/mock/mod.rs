@@ -103,7 +103,8 @@
 //! - `visitor_id` of a visitor no stored event has: 404 `visitor_not_found`,
 //!   as the reference documents.
 //! - `pagination_key` is the fake's own (opaque) key; paging goes on from the
-//!   position after it even if that event was deleted or updated since.
+//!   position after it even if that event was deleted or updated since. The
+//!   last page has no key, also when it is exactly full.
 //!
 //! **Stricter than the API, on purpose**: a query parameter the operation
 //! does not have (a typo such as `vpn_detected=true`), a parameter given
@@ -229,11 +230,32 @@ impl std::fmt::Debug for FakeApi {
 
 /// Why an event could not be inserted.
 #[derive(Debug)]
-pub struct InsertError(String);
+pub struct InsertError {
+    position: Option<usize>,
+    message: String,
+}
+
+impl InsertError {
+    fn new(position: Option<usize>, message: impl Into<String>) -> Self {
+        Self {
+            position,
+            message: message.into(),
+        }
+    }
+
+    /// Which event was refused: its position (from 0) among those given to
+    /// [`FakeApi::insert_many`] (`Some(0)` for [`FakeApi::insert_json`] and
+    /// [`FakeApi::insert`]), so that a caller loading events from a file can
+    /// say where the bad one is. `None` when the refusal is not about one
+    /// event (a typed event that could not be written as JSON).
+    pub fn position(&self) -> Option<usize> {
+        self.position
+    }
+}
 
 impl std::fmt::Display for InsertError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "event not inserted: {}", self.0)
+        write!(f, "event not inserted: {}", self.message)
     }
 }
 
@@ -289,7 +311,8 @@ impl FakeApi {
 
     /// Stores an event (replacing one with the same `event_id`).
     pub fn insert(&self, event: &types::Event) -> Result<(), InsertError> {
-        let value = serde_json::to_value(event).map_err(|e| InsertError(e.to_string()))?;
+        let value =
+            serde_json::to_value(event).map_err(|e| InsertError::new(None, e.to_string()))?;
         self.insert_json(value)
     }
 
@@ -300,21 +323,27 @@ impl FakeApi {
     }
 
     /// Stores many events given as JSON (see [`insert_json`](Self::insert_json));
-    /// nothing is stored unless every one is an event. Returns how many were
-    /// given.
+    /// nothing is stored unless every one is an event with a non-empty
+    /// `event_id`. Returns how many were given; an error tells the
+    /// [position](InsertError::position) of the first event refused.
     pub fn insert_many(
         &self,
         events: impl IntoIterator<Item = Value>,
     ) -> Result<usize, InsertError> {
         let checked = events
             .into_iter()
-            .map(|event| {
+            .enumerate()
+            .map(|(position, event)| {
+                let refused = |message: String| InsertError::new(Some(position), message);
                 types::Event::deserialize(&event)
-                    .map_err(|e| InsertError(format!("not an Event: {e}")))?;
-                let id = handler::event_id(&event)
-                    .ok_or_else(|| InsertError("no event_id".into()))?
-                    .to_owned();
-                Ok((id, event))
+                    .map_err(|e| refused(format!("not an Event: {e}")))?;
+                // The id is the key events are stored and found by: an empty
+                // one would be an event no `get_event` can ask for.
+                let id = search::event_id(&event);
+                if id.is_empty() {
+                    return Err(refused("no event_id".to_owned()));
+                }
+                Ok((id.to_owned(), event))
             })
             .collect::<Result<Vec<_>, InsertError>>()?;
         let count = checked.len();
@@ -374,9 +403,14 @@ impl FakeApi {
         self.lock().faults.clear();
     }
 
-    /// Sends every answer `delay` late from now on (`Duration::ZERO`: on
-    /// time), on top of any [`Fault::Delay`]. For trying client timeouts
-    /// against a slow API.
+    /// Sends the answers of the five operations `delay` late from now on
+    /// (`Duration::ZERO`: on time), on top of any [`Fault::Delay`]: every
+    /// answer to a request with the right key that names an operation,
+    /// fault answers and refusals of a bad query included. Sent at once: the
+    /// 403 for a missing or wrong key, the 404 for an unknown path or method,
+    /// and the 400 for a request body that could not be read; a
+    /// [`Fault::Close`] or [`Fault::Reset`] closes the connection at once. For
+    /// trying client timeouts against a slow API.
     pub fn set_delay(&self, delay: Duration) {
         self.lock().delay = delay;
     }

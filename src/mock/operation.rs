@@ -60,7 +60,7 @@ impl Operation {
         Operation::ALL.into_iter().find(|op| {
             op.as_str() == name
                 || op.operation_id() == name
-                || op.short_name() == name.to_ascii_lowercase()
+                || op.short_name().eq_ignore_ascii_case(name)
         })
     }
 
@@ -93,6 +93,34 @@ pub(crate) fn plain_query_parameters(op: Operation) -> &'static [&'static str] {
         Operation::GetEvent => &["ruleset_id"],
         _ => &[],
     }
+}
+
+/// The check every operation makes of a query pair before reading its value,
+/// the same for all so that the messages are: `found` is what the operation
+/// has under `name` (`None`: no such parameter), the value is not empty, and
+/// the name is not among the `earlier` pairs unless `repeats` says it may
+/// be. The error is the message of the 400, naming the parameter.
+pub(crate) fn check_pair<P>(
+    op: Operation,
+    found: Option<P>,
+    repeats: impl FnOnce(&P) -> bool,
+    earlier: &[(String, String)],
+    name: &str,
+    value: &str,
+) -> Result<P, String> {
+    let Some(found) = found else {
+        return Err(format!(
+            "unknown query parameter `{name}`: {} has no such parameter",
+            op.operation_id()
+        ));
+    };
+    if value.is_empty() {
+        return Err(format!("`{name}` has an empty value"));
+    }
+    if !repeats(&found) && earlier.iter().any(|(earlier, _)| earlier == name) {
+        return Err(format!("`{name}` is given more than once"));
+    }
+    Ok(found)
 }
 
 /// Which operation `method` on `path` asks for, and its path parameter (still

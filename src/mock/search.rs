@@ -12,8 +12,8 @@ use std::net::IpAddr;
 
 use serde_json::Value;
 
-use super::operation::SDK_IDENTITY_PARAMETER;
-use crate::search::{Kind, PARAMETERS, Parameter, Role};
+use super::operation::{Operation, SDK_IDENTITY_PARAMETER, check_pair};
+use crate::search::{Kind, Parameter, Role, parameter};
 
 /// The page size when `limit` is not given (the document says so in words
 /// only, so the table has no default).
@@ -76,7 +76,7 @@ enum Semantics {
     Source,
 }
 
-/// The meaning of each filter parameter of [`PARAMETERS`], by wire name, in
+/// The meaning of each filter parameter of [`PARAMETERS`](crate::search::PARAMETERS), by wire name, in
 /// the document's order. A test checks that every filter of the table has
 /// exactly one entry here and that no entry names a parameter the table
 /// lacks: a filter added upstream fails it until it is given a meaning, one
@@ -315,8 +315,8 @@ impl Filters<'_> {
     /// window, order or paging, and no default `source`.
     pub(crate) fn parse_condition(pairs: &[(String, String)]) -> Result<Filters<'_>, Rejection> {
         let mut reader = Reader::default();
-        for (name, value) in pairs {
-            let p = reader.accept(name, value)?;
+        for (n, (name, value)) in pairs.iter().enumerate() {
+            let p = reader.accept(&pairs[..n], name, value)?;
             if p.role != Role::Filter {
                 return Err(Rejection(format!(
                     "`{name}` is not a filter: a condition takes the search filters only"
@@ -331,11 +331,11 @@ impl Filters<'_> {
 /// A `searchEvents` query, read.
 #[derive(Clone, Debug)]
 pub(crate) struct Search<'q> {
-    pub(crate) start: i64,
-    pub(crate) end: i64,
-    pub(crate) limit: usize,
-    pub(crate) reverse: bool,
-    pub(crate) total_hits: Option<usize>,
+    start: i64,
+    end: i64,
+    limit: usize,
+    reverse: bool,
+    total_hits: Option<usize>,
     after: Option<Cursor<'q>>,
     pub(crate) filters: Filters<'q>,
 }
@@ -350,11 +350,11 @@ impl<'q> Search<'q> {
         let mut reverse = false;
         let mut total_hits = None;
         let mut after = None;
-        for (name, value) in pairs {
+        for (n, (name, value)) in pairs.iter().enumerate() {
             if name == SDK_IDENTITY_PARAMETER {
                 continue;
             }
-            let p = reader.accept(name, value)?;
+            let p = reader.accept(&pairs[..n], name, value)?;
             match p.role {
                 Role::Filter => reader.filter(p, value)?,
                 Role::Start => {
@@ -426,38 +426,16 @@ impl<'q> Search<'q> {
     }
 }
 
-/// A page of search results.
-#[derive(Debug)]
+/// A page of search results, serialized as the body of the answer:
+/// `{"events": [...], "pagination_key"?, "total_hits"?}` in that order,
+/// written straight from the stored events.
+#[derive(Debug, serde::Serialize)]
 pub(crate) struct Page<'e> {
     pub(crate) events: Vec<&'e Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) pagination_key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) total_hits: Option<usize>,
-}
-
-impl Page<'_> {
-    /// The body of the answer, `{"events": [...], "pagination_key"?, "total_hits"?}`,
-    /// written straight from the stored events.
-    pub(crate) fn to_json(&self) -> Vec<u8> {
-        let mut body = Vec::with_capacity(64 + self.events.len() * 1024);
-        body.extend_from_slice(b"{\"events\":[");
-        for (i, event) in self.events.iter().enumerate() {
-            if i > 0 {
-                body.push(b',');
-            }
-            // Writing a `Value` into a Vec cannot fail.
-            let _ = serde_json::to_writer(&mut body, event);
-        }
-        body.push(b']');
-        if let Some(key) = &self.pagination_key {
-            body.extend_from_slice(b",\"pagination_key\":");
-            let _ = serde_json::to_writer(&mut body, key);
-        }
-        if let Some(total) = self.total_hits {
-            body.extend_from_slice(format!(",\"total_hits\":{total}").as_bytes());
-        }
-        body.push(b'}');
-        body
-    }
 }
 
 /// The fake's pagination key: timestamp and id of the last event of a page
@@ -497,36 +475,32 @@ impl<'q> Cursor<'q> {
 /// The bookkeeping of reading parameters one pair at a time.
 #[derive(Default)]
 struct Reader<'q> {
-    /// Which parameters were seen (by index in the table: fewer than 128).
-    seen: u128,
     source_given: bool,
     filters: Filters<'q>,
 }
 
 impl<'q> Reader<'q> {
-    /// Checks that `name` is a parameter, not repeated unless it may be, and
-    /// that `value` is of its kind.
-    fn accept(&mut self, name: &str, value: &str) -> Result<&'static Parameter, Rejection> {
-        let (index, p) = PARAMETERS
-            .iter()
-            .enumerate()
-            .find(|(_, p)| p.name == name)
-            .ok_or_else(|| {
-                Rejection(format!(
-                    "unknown query parameter `{name}`: searchEvents has no such parameter"
-                ))
-            })?;
-        let bit = 1u128 << (index % 128);
-        if self.seen & bit != 0 && !p.repeated {
-            return Err(Rejection(format!("`{name}` is given more than once")));
-        }
-        self.seen |= bit;
-        if value.is_empty() {
-            return Err(Rejection(format!("`{name}` has an empty value")));
-        }
+    /// Checks that `name` is a parameter, not repeated (among the `earlier`
+    /// pairs) unless it may be, and that `value` is of its kind.
+    fn accept(
+        &mut self,
+        earlier: &[(String, String)],
+        name: &str,
+        value: &str,
+    ) -> Result<&'static Parameter, Rejection> {
+        let p = check_pair(
+            Operation::SearchEvents,
+            parameter(name),
+            |p| p.repeated,
+            earlier,
+            name,
+            value,
+        )
+        .map_err(Rejection)?;
         // Window, order and paging check their values themselves, with the
-        // API's messages; integer bounds hold for every role.
-        if p.role == Role::Filter || matches!(p.kind, Kind::Integer { .. }) {
+        // API's messages (`count` holds limit and total_hits to the table's
+        // bounds, parsing them once).
+        if p.role == Role::Filter {
             check_kind(p, value)?;
         }
         Ok(p)

@@ -22,6 +22,7 @@ use tokio::sync::watch;
 
 use super::handler::{self, Delivery, Reply};
 use super::journal::Entry;
+use super::operation;
 use super::samples::now_ms;
 use super::search;
 use super::state::State;
@@ -94,20 +95,19 @@ async fn handle(
             .map(HeaderValue::as_bytes),
         body: body.as_deref().unwrap_or_default(),
     };
-    let operation = handler::operation_of(&request);
+    let routed = operation::route(request.method, request.path);
     let delivery = {
         let mut state = state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.requests += 1;
         let delivery = match &body {
-            Ok(_) => handler::respond(&mut state, &request, now_ms()),
-            Err(_) => {
-                state.requests += 1;
-                Delivery::Send {
-                    reply: read_failure(),
-                    delay: Duration::ZERO,
-                    cut_after: None,
-                }
-            }
+            Ok(_) => handler::respond(&mut state, &request, routed, now_ms()),
+            Err(_) => Delivery::send(Reply::error(
+                400,
+                "request_read_timeout",
+                "request body could not be read",
+            )),
         };
+        let operation = routed.map(|(op, _)| op);
         // The request's parts move into the journal: nothing is copied.
         state.journal.record(Entry::new(
             parts.method,
@@ -137,18 +137,6 @@ async fn handle(
             let reply = if gzip { compress(reply) } else { reply };
             Ok(response(reply, cut_after, signals))
         }
-    }
-}
-
-fn read_failure() -> Reply {
-    Reply {
-        status: 400,
-        content_type: Some("application/json".to_owned()),
-        headers: Vec::new(),
-        body: Bytes::from_static(
-            br#"{"error":{"code":"request_read_timeout","message":"request body could not be read"}}"#,
-        ),
-        verbatim: false,
     }
 }
 
