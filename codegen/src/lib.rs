@@ -108,16 +108,7 @@ pub fn generate(document: &str, docs: Option<&str>, options: &Options) -> Result
     };
     policy::apply(&mut doc, &options.policy);
     let (overlay, stale_docs) = match docs {
-        Some(text) => match docs::Docs::parse(text) {
-            Ok(overlay) => {
-                let stale = overlay.merge(&mut doc);
-                (overlay, stale)
-            }
-            Err(e) => (
-                docs::Docs::default(),
-                vec![docs::Stale::Unreadable(e.to_string())],
-            ),
-        },
+        Some(text) => merge_overlay(&mut doc, text),
         None => (docs::Docs::default(), Vec::new()),
     };
     for parameter in search.iter_mut().flatten() {
@@ -170,13 +161,26 @@ pub fn generate(document: &str, docs: Option<&str>, options: &Options) -> Result
 /// policy, which inlines primitive aliases). For `cargo xtask regen`, which
 /// prunes them.
 pub fn stale_docs(document: &Value, docs: &str, policy: &policy::Policy) -> Vec<docs::Stale> {
-    let overlay = match docs::Docs::parse(docs) {
-        Ok(overlay) => overlay,
-        Err(e) => return vec![docs::Stale::Unreadable(e.to_string())],
-    };
     let mut doc = document.clone();
     policy::apply(&mut doc, policy);
-    overlay.merge(&mut doc)
+    merge_overlay(&mut doc, docs).1
+}
+
+/// Merges the overlay (`docs`, TOML text) into `doc`, which the policy has
+/// already changed: the overlay and the names it describes that `doc` does
+/// not have. An overlay that does not parse merges nothing and is reported
+/// as [`docs::Stale::Unreadable`], never fatal.
+fn merge_overlay(doc: &mut Value, docs: &str) -> (docs::Docs, Vec<docs::Stale>) {
+    match docs::Docs::parse(docs) {
+        Ok(overlay) => {
+            let stale = overlay.merge(doc);
+            (overlay, stale)
+        }
+        Err(e) => (
+            docs::Docs::default(),
+            vec![docs::Stale::Unreadable(e.to_string())],
+        ),
+    }
 }
 
 /// Component schema name -> the property its `discriminator` names.
