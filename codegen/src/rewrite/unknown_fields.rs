@@ -244,21 +244,18 @@ fn map_visitor(
     }
 }
 
-/// The one wire value of each one-value string enum (the discriminator
-/// types of union variants): enum name → value.
-fn one_value_enums(types: &[Item]) -> Result<BTreeMap<String, String>> {
+/// The one variant and its wire value of each one-value string enum (the
+/// discriminator types of union variants): enum name → (variant, value).
+fn one_value_enums(types: &[Item]) -> Result<BTreeMap<String, (syn::Ident, String)>> {
     let mut out = BTreeMap::new();
     for item in types {
         let Item::Enum(e) = item else { continue };
-        let [variant] = e.variants.iter().collect::<Vec<_>>()[..] else {
-            continue;
-        };
-        if !matches!(variant.fields, Fields::Unit) {
-            continue;
+        if let Some(mut values) = super::open_enums::wire_values(e)?
+            && values.len() == 1
+            && let Some(value) = values.pop()
+        {
+            out.insert(e.ident.to_string(), value);
         }
-        let wire = super::syntax::serde_value(&variant.attrs, "rename")?
-            .unwrap_or_else(|| variant.ident.to_string());
-        out.insert(e.ident.to_string(), wire);
     }
     Ok(out)
 }
@@ -274,7 +271,7 @@ fn one_value_enums(types: &[Item]) -> Result<BTreeMap<String, String>> {
 fn by_discriminator(
     e: &mut ItemEnum,
     property: &str,
-    tags: &BTreeMap<String, String>,
+    tags: &BTreeMap<String, (syn::Ident, String)>,
 ) -> Result<TokenStream> {
     let name = e.ident.clone();
     let catch_all = e
@@ -288,6 +285,7 @@ fn by_discriminator(
     struct Variant {
         ident: syn::Ident,
         tag: String,
+        tag_variant: syn::Ident,
         tag_field: syn::Ident,
         tag_type: syn::Type,
         fields: Vec<Spec>,
@@ -304,7 +302,7 @@ fn by_discriminator(
             .position(|f| f.wire == property)
             .ok_or_else(|| Error::new(format!("{owner} has no `{property}`")))?;
         let tag_spec = fields.remove(position);
-        let tag = type_name(&tag_spec.ty)
+        let (tag_variant, tag) = type_name(&tag_spec.ty)
             .and_then(|t| tags.get(&t))
             .ok_or_else(|| {
                 Error::new(format!(
@@ -328,6 +326,7 @@ fn by_discriminator(
         variants.push(Variant {
             ident: variant.ident.clone(),
             tag,
+            tag_variant,
             tag_field: tag_spec.ident,
             tag_type: tag_spec.ty,
             fields,
@@ -379,26 +378,30 @@ fn by_discriminator(
                     }
                 }
             });
-        let (variant_ident, tag_field, tag_type) =
-            (&variant.ident, &variant.tag_field, &variant.tag_type);
+        let (variant_ident, tag_field, tag_type, tag_variant) = (
+            &variant.ident,
+            &variant.tag_field,
+            &variant.tag_type,
+            &variant.tag_variant,
+        );
         let puts_back = required_slots
             .iter()
             .zip(&taken)
             .map(|(slot, r)| quote!(#slot = #r;));
-        builds.push(quote! {
-            #index => {
-                let tag_value = tag.take().unwrap_or(::serde_json::Value::Null);
-                let parsed = <#tag_type as ::serde::Deserialize>::deserialize(&tag_value);
-                match (parsed, #(#required_slots.take()),*) {
-                    (Ok(tag_parsed), #(Some(#taken)),*) => {
-                        let mut #unknown = #unknown;
-                        #(#others)*
-                        return Ok(#name::#variant_ident { #tag_field: tag_parsed, #(#inits,)* #unknown });
-                    }
-                    (_, #(#taken),*) => {
-                        #(#puts_back)*
-                        tag = Some(tag_value);
-                    }
+        // `which` matched the tag's only wire value, so the tag is that
+        // one-value enum's variant: it is not decoded again.
+        let build = quote! {
+            let mut #unknown = #unknown;
+            #(#others)*
+            return Ok(#name::#variant_ident { #tag_field: #tag_type::#tag_variant, #(#inits,)* #unknown });
+        };
+        builds.push(if required.is_empty() {
+            quote!(#index => { #build })
+        } else {
+            quote! {
+                #index => match (#(#required_slots.take(),)*) {
+                    (#(Some(#taken),)*) => { #build }
+                    (#(#taken,)*) => { #(#puts_back)* }
                 }
             }
         });
