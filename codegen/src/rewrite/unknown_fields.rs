@@ -38,13 +38,7 @@ pub fn run(types: &mut Vec<Item>, discriminators: &BTreeMap<String, String>) -> 
                 add_field(named, false);
                 remove_derive(&mut st.attrs, "Deserialize");
                 let ident = &st.ident;
-                let visitor = map_visitor(
-                    &format_ident!("Visitor"),
-                    &ident.to_string(),
-                    &quote!(#ident),
-                    &quote!(#ident),
-                    &fields,
-                );
+                let visitor = map_visitor(ident, &fields);
                 generated.push(quote! {
                     impl<'de> ::serde::Deserialize<'de> for #ident {
                         fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
@@ -185,15 +179,9 @@ fn key_type(tag: Option<&str>, keys: &[syn::Ident], wires: &[&String]) -> TokenS
     }
 }
 
-/// A `struct $visitor;` and its `Visitor` impl reading a JSON object into
-/// `construct { fields.., unknown_fields }` of type `value`.
-fn map_visitor(
-    visitor: &syn::Ident,
-    expecting: &str,
-    value: &TokenStream,
-    construct: &TokenStream,
-    fields: &[Spec],
-) -> TokenStream {
+/// A `struct Visitor;` and its `Visitor` impl reading a JSON object into
+/// `model { fields.., unknown_fields }`.
+fn map_visitor(model: &syn::Ident, fields: &[Spec]) -> TokenStream {
     let keys: Vec<syn::Ident> = (0..fields.len()).map(|i| format_ident!("F{i}")).collect();
     let wires: Vec<&String> = fields.iter().map(|f| &f.wire).collect();
     let slots: Vec<syn::Ident> = (0..fields.len()).map(|i| format_ident!("f{i}")).collect();
@@ -211,34 +199,62 @@ fn map_visitor(
         }
     });
     let unknown = format_ident!("{}", FIELD);
-    let expecting = format!("a {expecting} object");
+    let expecting = format!("a {model} object");
     let key_type = key_type(None, &keys, &wires);
+    let read_keys = read_keys(None, &keys, &slots, &wires);
     quote! {
         #key_type
-        struct #visitor;
-        impl<'de> ::serde::de::Visitor<'de> for #visitor {
-            type Value = #value;
+        struct Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for Visitor {
+            type Value = #model;
             fn expecting(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(#expecting)
             }
-            fn visit_map<A: ::serde::de::MapAccess<'de>>(self, mut map: A) -> ::std::result::Result<#value, A::Error> {
+            fn visit_map<A: ::serde::de::MapAccess<'de>>(self, mut map: A) -> ::std::result::Result<#model, A::Error> {
                 #(let mut #slots: ::std::option::Option<#types> = None;)*
                 let mut #unknown = ::serde_json::Map::new();
-                while let Some(key) = map.next_key::<Key>()? {
-                    match key {
-                        #(Key::#keys => {
-                            if #slots.is_some() {
-                                return Err(::serde::de::Error::duplicate_field(#wires));
-                            }
-                            #slots = Some(map.next_value()?);
-                        })*
-                        Key::Other(name) => {
-                            let value: ::serde_json::Value = map.next_value()?;
-                            #unknown.insert(name, value);
-                        }
-                    }
+                #read_keys
+                Ok(#model { #(#inits,)* #unknown })
+            }
+        }
+    }
+}
+
+/// The loop of a `visit_map` reading each property into its slot (`slots`,
+/// of the `Key` variants `keys`, named `wires` on the wire), the
+/// discriminator `tag` into `tag` when there is one, and the rest into
+/// `unknown_fields`; a property given twice is an error.
+fn read_keys(
+    tag: Option<&str>,
+    keys: &[syn::Ident],
+    slots: &[syn::Ident],
+    wires: &[&String],
+) -> TokenStream {
+    let unknown = format_ident!("{}", FIELD);
+    let tag_arm = tag.map(|property| {
+        quote! {
+            Key::Tag => {
+                if tag.is_some() {
+                    return Err(::serde::de::Error::duplicate_field(#property));
                 }
-                Ok(#construct { #(#inits,)* #unknown })
+                tag = Some(map.next_value()?);
+            }
+        }
+    });
+    quote! {
+        while let Some(key) = map.next_key::<Key>()? {
+            match key {
+                #tag_arm
+                #(Key::#keys => {
+                    if #slots.is_some() {
+                        return Err(::serde::de::Error::duplicate_field(#wires));
+                    }
+                    #slots = Some(map.next_value()?);
+                })*
+                Key::Other(name) => {
+                    let value: ::serde_json::Value = map.next_value()?;
+                    #unknown.insert(name, value);
+                }
             }
         }
     }
@@ -410,6 +426,7 @@ fn by_discriminator(
     let indexes = 0..variants.len();
     let expecting = format!("a {name} object");
     let key_type = key_type(Some(property), &keys, &wires);
+    let read_keys = read_keys(Some(property), &keys, &slot_idents, &wires);
     Ok(quote! {
         impl<'de> ::serde::Deserialize<'de> for #name {
             fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
@@ -425,26 +442,7 @@ fn by_discriminator(
                         let mut tag: ::std::option::Option<::serde_json::Value> = None;
                         #(let mut #slot_idents: ::std::option::Option<#types> = None;)*
                         let mut #unknown = ::serde_json::Map::new();
-                        while let Some(key) = map.next_key::<Key>()? {
-                            match key {
-                                Key::Tag => {
-                                    if tag.is_some() {
-                                        return Err(::serde::de::Error::duplicate_field(#property));
-                                    }
-                                    tag = Some(map.next_value()?);
-                                }
-                                #(Key::#keys => {
-                                    if #slot_idents.is_some() {
-                                        return Err(::serde::de::Error::duplicate_field(#wires));
-                                    }
-                                    #slot_idents = Some(map.next_value()?);
-                                })*
-                                Key::Other(name) => {
-                                    let value: ::serde_json::Value = map.next_value()?;
-                                    #unknown.insert(name, value);
-                                }
-                            }
-                        }
+                        #read_keys
                         let which = match tag.as_ref().and_then(::serde_json::Value::as_str) {
                             #(Some(#tag_values) => #indexes,)*
                             _ => usize::MAX,
