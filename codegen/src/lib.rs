@@ -94,6 +94,23 @@ pub struct Generated {
     pub stale_docs: Vec<docs::Stale>,
 }
 
+impl Generated {
+    /// The files of API version `version` (`v4`, `v3`): name and text, as
+    /// the SDK's `build.rs` writes them to `OUT_DIR` and includes them
+    /// (`{version}_models.rs`, `{version}_client.rs` and, when there is a
+    /// search table, `{version}_search.rs`).
+    pub fn files(&self, version: &str) -> Vec<(String, &str)> {
+        let mut out = vec![
+            (format!("{version}_models.rs"), self.models.as_str()),
+            (format!("{version}_client.rs"), self.client.as_str()),
+        ];
+        if let Some(search) = &self.search {
+            out.push((format!("{version}_search.rs"), search.as_str()));
+        }
+        out
+    }
+}
+
 /// Generates the client and models from `document` (the OpenAPI 3.0 JSON
 /// text) with the optional docs overlay `docs` (the TOML text of
 /// `openapi/docs.toml`).
@@ -225,4 +242,35 @@ pub(crate) fn parse_items(tokens: proc_macro2::TokenStream) -> Result<Vec<syn::I
     let file: syn::File = syn::parse2(tokens)
         .map_err(|e| Error::new(format!("generated items do not parse: {e}")))?;
     Ok(file.items)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_files_of_a_version_are_named_after_it() {
+        let mut generated = Generated {
+            models: "m".into(),
+            client: "c".into(),
+            search: Some("s".into()),
+            stale_docs: Vec::new(),
+        };
+        assert_eq!(
+            generated.files("v4"),
+            [
+                ("v4_models.rs".to_owned(), "m"),
+                ("v4_client.rs".to_owned(), "c"),
+                ("v4_search.rs".to_owned(), "s"),
+            ]
+        );
+        generated.search = None;
+        assert_eq!(
+            generated.files("v3"),
+            [
+                ("v3_models.rs".to_owned(), "m"),
+                ("v3_client.rs".to_owned(), "c"),
+            ]
+        );
+    }
 }
