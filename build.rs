@@ -55,10 +55,8 @@ fn write_version(
     for stale in &generated.stale_docs {
         println!("cargo:warning=openapi/docs.toml: {stale} (run `cargo xtask regen` to prune)");
     }
-    write(&out.join(format!("{name}_models.rs")), &generated.models)?;
-    write(&out.join(format!("{name}_client.rs")), &generated.client)?;
-    if let Some(search) = &generated.search {
-        write(&out.join(format!("{name}_search.rs")), search)?;
+    for (file, text) in generated.files(name) {
+        write(&out.join(file), text)?;
     }
     Ok(())
 }

@@ -94,6 +94,23 @@ pub struct Generated {
     pub stale_docs: Vec<docs::Stale>,
 }
 
+impl Generated {
+    /// The files of API version `version` (`v4`, `v3`): name and text, as
+    /// the SDK's `build.rs` writes them to `OUT_DIR` and includes them
+    /// (`{version}_models.rs`, `{version}_client.rs` and, when there is a
+    /// search table, `{version}_search.rs`).
+    pub fn files(&self, version: &str) -> Vec<(String, &str)> {
+        let mut out = vec![
+            (format!("{version}_models.rs"), self.models.as_str()),
+            (format!("{version}_client.rs"), self.client.as_str()),
+        ];
+        if let Some(search) = &self.search {
+            out.push((format!("{version}_search.rs"), search.as_str()));
+        }
+        out
+    }
+}
+
 /// Generates the client and models from `document` (the OpenAPI 3.0 JSON
 /// text) with the optional docs overlay `docs` (the TOML text of
 /// `openapi/docs.toml`).
@@ -108,16 +125,7 @@ pub fn generate(document: &str, docs: Option<&str>, options: &Options) -> Result
     };
     policy::apply(&mut doc, &options.policy);
     let (overlay, stale_docs) = match docs {
-        Some(text) => match docs::Docs::parse(text) {
-            Ok(overlay) => {
-                let stale = overlay.merge(&mut doc);
-                (overlay, stale)
-            }
-            Err(e) => (
-                docs::Docs::default(),
-                vec![docs::Stale::Unreadable(e.to_string())],
-            ),
-        },
+        Some(text) => merge_overlay(&mut doc, text),
         None => (docs::Docs::default(), Vec::new()),
     };
     for parameter in search.iter_mut().flatten() {
@@ -170,13 +178,26 @@ pub fn generate(document: &str, docs: Option<&str>, options: &Options) -> Result
 /// policy, which inlines primitive aliases). For `cargo xtask regen`, which
 /// prunes them.
 pub fn stale_docs(document: &Value, docs: &str, policy: &policy::Policy) -> Vec<docs::Stale> {
-    let overlay = match docs::Docs::parse(docs) {
-        Ok(overlay) => overlay,
-        Err(e) => return vec![docs::Stale::Unreadable(e.to_string())],
-    };
     let mut doc = document.clone();
     policy::apply(&mut doc, policy);
-    overlay.merge(&mut doc)
+    merge_overlay(&mut doc, docs).1
+}
+
+/// Merges the overlay (`docs`, TOML text) into `doc`, which the policy has
+/// already changed: the overlay and the names it describes that `doc` does
+/// not have. An overlay that does not parse merges nothing and is reported
+/// as [`docs::Stale::Unreadable`], never fatal.
+fn merge_overlay(doc: &mut Value, docs: &str) -> (docs::Docs, Vec<docs::Stale>) {
+    match docs::Docs::parse(docs) {
+        Ok(overlay) => {
+            let stale = overlay.merge(doc);
+            (overlay, stale)
+        }
+        Err(e) => (
+            docs::Docs::default(),
+            vec![docs::Stale::Unreadable(e.to_string())],
+        ),
+    }
 }
 
 /// Component schema name -> the property its `discriminator` names.
@@ -221,4 +242,35 @@ pub(crate) fn parse_items(tokens: proc_macro2::TokenStream) -> Result<Vec<syn::I
     let file: syn::File = syn::parse2(tokens)
         .map_err(|e| Error::new(format!("generated items do not parse: {e}")))?;
     Ok(file.items)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_files_of_a_version_are_named_after_it() {
+        let mut generated = Generated {
+            models: "m".into(),
+            client: "c".into(),
+            search: Some("s".into()),
+            stale_docs: Vec::new(),
+        };
+        assert_eq!(
+            generated.files("v4"),
+            [
+                ("v4_models.rs".to_owned(), "m"),
+                ("v4_client.rs".to_owned(), "c"),
+                ("v4_search.rs".to_owned(), "s"),
+            ]
+        );
+        generated.search = None;
+        assert_eq!(
+            generated.files("v3"),
+            [
+                ("v3_models.rs".to_owned(), "m"),
+                ("v3_client.rs".to_owned(), "c"),
+            ]
+        );
+    }
 }

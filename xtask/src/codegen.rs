@@ -27,7 +27,7 @@ pub fn run(args: &[String], root: &Path) -> Result<bool> {
             let dir = PathBuf::from(dir);
             std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
             for (name, generated) in versions(root)? {
-                for (file, text) in files(name, &generated) {
+                for (file, text) in generated.files(name) {
                     let path = dir.join(&file);
                     std::fs::write(&path, text)
                         .with_context(|| format!("writing {}", path.display()))?;
@@ -42,7 +42,7 @@ pub fn run(args: &[String], root: &Path) -> Result<bool> {
                 .into_iter()
                 .next()
                 .context("no API version generated")?;
-            for (file, text) in files(name, &generated) {
+            for (file, text) in generated.files(name) {
                 println!("// ---- {file}\n{text}");
             }
             report_stale(&generated);
@@ -75,17 +75,6 @@ fn versions(root: &Path) -> Result<Vec<(&'static str, Generated)>> {
         &Options::v3(),
     )?;
     Ok(vec![("v4", v4), ("v3", v3)])
-}
-
-fn files(name: &str, generated: &Generated) -> Vec<(String, String)> {
-    let mut out = vec![
-        (format!("{name}_models.rs"), generated.models.clone()),
-        (format!("{name}_client.rs"), generated.client.clone()),
-    ];
-    if let Some(search) = &generated.search {
-        out.push((format!("{name}_search.rs"), search.clone()));
-    }
-    out
 }
 
 fn report_stale(generated: &Generated) {

@@ -19,6 +19,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
+use fingerprint_server_sdk_codegen::Options;
 use serde_json::{Map, Value};
 
 use source::{Loader, Loc, RealFetch};
@@ -97,6 +98,9 @@ pub struct Api {
     pub default_from: Option<&'static str>,
     /// The docs overlay next to the document, if this API has one.
     pub docs: Option<&'static str>,
+    /// What the build generates this API with (its document policy judges
+    /// the overlay's names).
+    pub options: fn() -> Options,
 }
 
 pub const V4: Api = Api {
@@ -107,6 +111,7 @@ pub const V4: Api = Api {
     drop_paths: &[],
     default_from: Some(PUBLISHED_V4),
     docs: Some("docs.toml"),
+    options: Options::v4,
 };
 
 pub const V3: Api = Api {
@@ -118,6 +123,7 @@ pub const V3: Api = Api {
     drop_paths: &["/webhook"],
     default_from: None,
     docs: None,
+    options: Options::v3,
 };
 
 #[derive(Debug)]
@@ -480,7 +486,7 @@ fn regen(a: &Args, out: &mut dyn Write) -> Result<bool> {
     };
     let overlay = read_overlay(a.api, &out_dir)?;
     let stale = match &overlay {
-        Some((_, docs)) => overlay::stale_names(docs, &g.document)?,
+        Some((_, docs)) => overlay::stale_names(docs, &g.document, &(a.api.options)().policy)?,
         None => Vec::new(),
     };
     let entries = format!(
@@ -491,7 +497,7 @@ fn regen(a: &Args, out: &mut dyn Write) -> Result<bool> {
     let list_stale = |out: &mut dyn Write, headline: String| {
         say!(out, "{headline}:");
         for s in &stale {
-            say!(out, "    - {s}");
+            say!(out, "    - {}", overlay::Entry(s));
         }
     };
 

@@ -8,30 +8,20 @@
 
 use std::fmt;
 
-use anyhow::{Result, anyhow};
+use anyhow::{Result, anyhow, bail};
+use fingerprint_server_sdk_codegen::{policy::Policy, stale_docs};
 use serde_json::Value;
 use toml_edit::{DocumentMut, Item, Table, TableLike};
 
-/// An entry of docs.toml whose name the document does not have.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Stale {
-    /// `[schemas.X]`, with its properties.
-    Schema(String),
-    /// A key of `[schemas.X.properties]`.
-    Property { schema: String, property: String },
-    /// A key of `[operations]`.
-    Operation(String),
-    /// A key of `[parameters.X]`: the operation X is gone or has no such
-    /// parameter.
-    Parameter {
-        operation: String,
-        parameter: String,
-    },
-}
+use fingerprint_server_sdk_codegen::docs::Stale;
 
-impl fmt::Display for Stale {
+/// An entry of docs.toml whose name the document does not have, as regen's
+/// report names it: the name and the table that holds its entry.
+pub struct Entry<'a>(pub &'a Stale);
+
+impl fmt::Display for Entry<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
+        match self.0 {
             Stale::Schema(s) => write!(f, "schema `{s}` ([schemas.{s}])"),
             Stale::Property { schema, property } => {
                 write!(
@@ -47,27 +37,28 @@ impl fmt::Display for Stale {
                 f,
                 "parameter `{parameter}` of `{operation}` ([parameters.{operation}])"
             ),
+            Stale::Unreadable(why) => write!(f, "docs.toml could not be read: {why}"),
         }
     }
 }
 
-impl Stale {
-    /// The table holding the entry and, for a single key, the key.
-    fn location(&self) -> (Vec<String>, Option<String>) {
-        let v = |parts: &[&str]| parts.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        match self {
-            Stale::Schema(s) => (v(&["schemas", s]), None),
-            Stale::Property { schema, property } => (
-                v(&["schemas", schema, "properties"]),
-                Some(property.clone()),
-            ),
-            Stale::Operation(id) => (v(&["operations"]), Some(id.clone())),
-            Stale::Parameter {
-                operation,
-                parameter,
-            } => (v(&["parameters", operation]), Some(parameter.clone())),
-        }
-    }
+/// The table holding the entry and, for a single key, the key; `None` for
+/// an unreadable overlay, which has no entry to take out.
+fn location(stale: &Stale) -> Option<(Vec<String>, Option<String>)> {
+    let v = |parts: &[&str]| parts.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    Some(match stale {
+        Stale::Schema(s) => (v(&["schemas", s]), None),
+        Stale::Property { schema, property } => (
+            v(&["schemas", schema, "properties"]),
+            Some(property.clone()),
+        ),
+        Stale::Operation(id) => (v(&["operations"]), Some(id.clone())),
+        Stale::Parameter {
+            operation,
+            parameter,
+        } => (v(&["parameters", operation]), Some(parameter.clone())),
+        Stale::Unreadable(_) => return None,
+    })
 }
 
 /// Parses docs.toml, with a one-line error.
@@ -86,39 +77,28 @@ pub fn parse(text: &str) -> Result<DocumentMut> {
 }
 
 /// Every entry of `docs` that names something `doc` does not have, as the
-/// build's merge sees it.
-pub fn stale_names(docs: &DocumentMut, doc: &Value) -> Result<Vec<Stale>> {
-    use fingerprint_server_sdk_codegen::{Options, docs::Stale as Found, stale_docs};
-    stale_docs(doc, &docs.to_string(), &Options::v4().policy)
-        .into_iter()
-        .map(|found| match found {
-            Found::Schema(s) => Ok(Stale::Schema(s)),
-            Found::Property { schema, property } => Ok(Stale::Property { schema, property }),
-            Found::Operation(id) => Ok(Stale::Operation(id)),
-            Found::Parameter {
-                operation,
-                parameter,
-            } => Ok(Stale::Parameter {
-                operation,
-                parameter,
-            }),
-            Found::Unreadable(why) => Err(anyhow!("docs.toml: {why}")),
-        })
-        .collect::<Result<Vec<_>>>()
-        .map(|mut stale| {
-            // Schemas, operations, parameters, each in the order of the
-            // file, as a reader of it expects.
-            let order = anchors(docs);
-            stale.sort_by_key(|entry| {
-                let (table, key) = entry.location();
-                let group = ["schemas", "operations", "parameters"]
-                    .iter()
-                    .position(|g| table.first().map(String::as_str) == Some(*g));
-                let at = order.iter().position(|a| a.table == table && a.key == key);
-                (group, at)
-            });
-            stale
-        })
+/// build's merge sees it under `policy` (that of the API version the
+/// document is for); never [`Stale::Unreadable`], an error instead.
+pub fn stale_names(docs: &DocumentMut, doc: &Value, policy: &Policy) -> Result<Vec<Stale>> {
+    let mut stale = stale_docs(doc, &docs.to_string(), policy);
+    if let Some(why) = stale.iter().find_map(|s| match s {
+        Stale::Unreadable(why) => Some(why),
+        _ => None,
+    }) {
+        bail!("docs.toml: {why}");
+    }
+    // Schemas, operations, parameters, each in the order of the file, as a
+    // reader of it expects.
+    let order = anchors(docs);
+    stale.sort_by_key(|entry| {
+        let (table, key) = location(entry).unwrap_or_default();
+        let group = ["schemas", "operations", "parameters"]
+            .iter()
+            .position(|g| table.first().map(String::as_str) == Some(*g));
+        let at = order.iter().position(|a| a.table == table && a.key == key);
+        (group, at)
+    });
+    Ok(stale)
 }
 
 /// A table header or a key, with the text before it (comments, blank lines).
@@ -214,9 +194,10 @@ pub fn prune(docs: &mut DocumentMut, stale: &[Stale]) {
     let mut gone_tables: Vec<Vec<String>> = Vec::new();
     let mut gone_keys: Vec<(Vec<String>, String)> = Vec::new();
     for s in stale {
-        match s.location() {
-            (table, None) => gone_tables.push(table),
-            (table, Some(key)) => gone_keys.push((table, key)),
+        match location(s) {
+            Some((table, None)) => gone_tables.push(table),
+            Some((table, Some(key))) => gone_keys.push((table, key)),
+            None => {}
         }
     }
     // Tables whose every entry goes.
@@ -295,6 +276,7 @@ pub fn prune(docs: &mut DocumentMut, stale: &[Stale]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use fingerprint_server_sdk_codegen::Options;
     use serde_json::json;
 
     const DOCS: &str = r#"# Header comment.
@@ -347,7 +329,7 @@ only = "O."
     #[test]
     fn finds_every_kind_of_stale_name_in_file_order() {
         let docs = parse(DOCS).unwrap();
-        let stale = stale_names(&docs, &document()).unwrap();
+        let stale = stale_names(&docs, &document(), &Options::v4().policy).unwrap();
         assert_eq!(
             stale,
             vec![
@@ -368,7 +350,7 @@ only = "O."
             ]
         );
         assert_eq!(
-            stale[0].to_string(),
+            Entry(&stale[0]).to_string(),
             "property `Thing.old` ([schemas.Thing.properties])"
         );
     }
@@ -377,7 +359,7 @@ only = "O."
     fn a_schema_the_build_inlines_cannot_be_described() {
         let docs = parse("[schemas.Alias]\ndescription = \"A.\"\n").unwrap();
         assert_eq!(
-            stale_names(&docs, &document()).unwrap(),
+            stale_names(&docs, &document(), &Options::v4().policy).unwrap(),
             vec![Stale::Schema("Alias".into())]
         );
     }
@@ -388,13 +370,16 @@ only = "O."
             "[operations]\ngetA = \"A.\"\n[parameters.getA]\nother = \"O.\"\n[schemas.Thing]\ndescription = \"T.\"\n[schemas.Thing.properties]\nkeep = \"K.\"\n",
         )
         .unwrap();
-        assert_eq!(stale_names(&docs, &document()).unwrap(), vec![]);
+        assert_eq!(
+            stale_names(&docs, &document(), &Options::v4().policy).unwrap(),
+            vec![]
+        );
     }
 
     #[test]
     fn prune_removes_entries_and_keeps_the_rest_of_the_file() {
         let mut docs = parse(DOCS).unwrap();
-        let stale = stale_names(&docs, &document()).unwrap();
+        let stale = stale_names(&docs, &document(), &Options::v4().policy).unwrap();
         prune(&mut docs, &stale);
         let expected = r#"# Header comment.
 
@@ -417,7 +402,10 @@ description = "L."
         assert_eq!(docs.to_string(), expected);
         // Pruning what is left finds nothing more.
         let again = parse(&docs.to_string()).unwrap();
-        assert_eq!(stale_names(&again, &document()).unwrap(), vec![]);
+        assert_eq!(
+            stale_names(&again, &document(), &Options::v4().policy).unwrap(),
+            vec![]
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! for rustdoc alone).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
@@ -24,7 +24,8 @@ pub fn run(args: &[String], root: &Path) -> Result<bool> {
         bail!("usage: cargo xtask public-api (no arguments)");
     }
     let wrapper = root.join(".ci/rustdoc-nightly-features");
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(&cargo)
         .current_dir(root)
         .env("RUSTDOC", &wrapper)
         .args([
@@ -43,7 +44,19 @@ pub fn run(args: &[String], root: &Path) -> Result<bool> {
     if !status.success() {
         bail!("cargo rustdoc failed ({status})");
     }
-    let path = root.join("target/doc/fingerprint_server_sdk.json");
+    // Where cargo put it: CARGO_TARGET_DIR or build.target-dir may move
+    // the target directory away from the workspace's `target/`.
+    let metadata = Command::new(&cargo)
+        .current_dir(root)
+        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .output()
+        .context("running cargo metadata")?;
+    if !metadata.status.success() {
+        bail!("cargo metadata failed ({})", metadata.status);
+    }
+    let metadata: Value =
+        serde_json::from_slice(&metadata.stdout).context("cargo metadata's JSON")?;
+    let path = target_directory(&metadata)?.join("doc/fingerprint_server_sdk.json");
     let text =
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     let doc: Value = serde_json::from_str(&text).context("rustdoc's JSON")?;
@@ -65,6 +78,15 @@ pub fn run(args: &[String], root: &Path) -> Result<bool> {
         println!("  `{item}` names {path}");
     }
     Ok(false)
+}
+
+/// The target directory `cargo metadata` reports.
+fn target_directory(metadata: &Value) -> Result<PathBuf> {
+    metadata
+        .get("target_directory")
+        .and_then(Value::as_str)
+        .map(PathBuf::from)
+        .context("cargo metadata names no target_directory")
 }
 
 /// Every (public item, forbidden external path) the JSON docs hold, less
@@ -153,6 +175,18 @@ fn referenced_ids(node: &Value, out: &mut BTreeSet<u64>) {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn the_json_is_read_from_the_target_directory_cargo_reports() {
+        let metadata = json!({"packages": [], "target_directory": "/elsewhere/target"});
+        assert_eq!(
+            target_directory(&metadata)
+                .unwrap()
+                .join("doc/fingerprint_server_sdk.json"),
+            Path::new("/elsewhere/target/doc/fingerprint_server_sdk.json")
+        );
+        assert!(target_directory(&json!({"packages": []})).is_err());
+    }
 
     fn doc(index: Value) -> Value {
         json!({

@@ -85,7 +85,7 @@ fn discriminators(items: &[Item]) -> BTreeSet<String> {
 
 /// The variants of an all-unit enum with their wire values, or `None` when
 /// the enum has any other kind of variant.
-fn wire_values(e: &ItemEnum) -> Result<Option<Vec<(syn::Ident, String)>>> {
+pub(super) fn wire_values(e: &ItemEnum) -> Result<Option<Vec<(syn::Ident, String)>>> {
     let mut out = Vec::new();
     for v in &e.variants {
         if !matches!(v.fields, Fields::Unit) {

@@ -38,13 +38,7 @@ pub fn run(types: &mut Vec<Item>, discriminators: &BTreeMap<String, String>) -> 
                 add_field(named, false);
                 remove_derive(&mut st.attrs, "Deserialize");
                 let ident = &st.ident;
-                let visitor = map_visitor(
-                    &format_ident!("Visitor"),
-                    &ident.to_string(),
-                    &quote!(#ident),
-                    &quote!(#ident),
-                    &fields,
-                );
+                let visitor = map_visitor(ident, &fields);
                 generated.push(quote! {
                     impl<'de> ::serde::Deserialize<'de> for #ident {
                         fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
@@ -185,15 +179,9 @@ fn key_type(tag: Option<&str>, keys: &[syn::Ident], wires: &[&String]) -> TokenS
     }
 }
 
-/// A `struct $visitor;` and its `Visitor` impl reading a JSON object into
-/// `construct { fields.., unknown_fields }` of type `value`.
-fn map_visitor(
-    visitor: &syn::Ident,
-    expecting: &str,
-    value: &TokenStream,
-    construct: &TokenStream,
-    fields: &[Spec],
-) -> TokenStream {
+/// A `struct Visitor;` and its `Visitor` impl reading a JSON object into
+/// `model { fields.., unknown_fields }`.
+fn map_visitor(model: &syn::Ident, fields: &[Spec]) -> TokenStream {
     let keys: Vec<syn::Ident> = (0..fields.len()).map(|i| format_ident!("F{i}")).collect();
     let wires: Vec<&String> = fields.iter().map(|f| &f.wire).collect();
     let slots: Vec<syn::Ident> = (0..fields.len()).map(|i| format_ident!("f{i}")).collect();
@@ -211,54 +199,79 @@ fn map_visitor(
         }
     });
     let unknown = format_ident!("{}", FIELD);
-    let expecting = format!("a {expecting} object");
+    let expecting = format!("a {model} object");
     let key_type = key_type(None, &keys, &wires);
+    let read_keys = read_keys(None, &keys, &slots, &wires);
     quote! {
         #key_type
-        struct #visitor;
-        impl<'de> ::serde::de::Visitor<'de> for #visitor {
-            type Value = #value;
+        struct Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for Visitor {
+            type Value = #model;
             fn expecting(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(#expecting)
             }
-            fn visit_map<A: ::serde::de::MapAccess<'de>>(self, mut map: A) -> ::std::result::Result<#value, A::Error> {
+            fn visit_map<A: ::serde::de::MapAccess<'de>>(self, mut map: A) -> ::std::result::Result<#model, A::Error> {
                 #(let mut #slots: ::std::option::Option<#types> = None;)*
                 let mut #unknown = ::serde_json::Map::new();
-                while let Some(key) = map.next_key::<Key>()? {
-                    match key {
-                        #(Key::#keys => {
-                            if #slots.is_some() {
-                                return Err(::serde::de::Error::duplicate_field(#wires));
-                            }
-                            #slots = Some(map.next_value()?);
-                        })*
-                        Key::Other(name) => {
-                            let value: ::serde_json::Value = map.next_value()?;
-                            #unknown.insert(name, value);
-                        }
-                    }
-                }
-                Ok(#construct { #(#inits,)* #unknown })
+                #read_keys
+                Ok(#model { #(#inits,)* #unknown })
             }
         }
     }
 }
 
-/// The one wire value of each one-value string enum (the discriminator
-/// types of union variants): enum name → value.
-fn one_value_enums(types: &[Item]) -> Result<BTreeMap<String, String>> {
+/// The loop of a `visit_map` reading each property into its slot (`slots`,
+/// of the `Key` variants `keys`, named `wires` on the wire), the
+/// discriminator `tag` into `tag` when there is one, and the rest into
+/// `unknown_fields`; a property given twice is an error.
+fn read_keys(
+    tag: Option<&str>,
+    keys: &[syn::Ident],
+    slots: &[syn::Ident],
+    wires: &[&String],
+) -> TokenStream {
+    let unknown = format_ident!("{}", FIELD);
+    let tag_arm = tag.map(|property| {
+        quote! {
+            Key::Tag => {
+                if tag.is_some() {
+                    return Err(::serde::de::Error::duplicate_field(#property));
+                }
+                tag = Some(map.next_value()?);
+            }
+        }
+    });
+    quote! {
+        while let Some(key) = map.next_key::<Key>()? {
+            match key {
+                #tag_arm
+                #(Key::#keys => {
+                    if #slots.is_some() {
+                        return Err(::serde::de::Error::duplicate_field(#wires));
+                    }
+                    #slots = Some(map.next_value()?);
+                })*
+                Key::Other(name) => {
+                    let value: ::serde_json::Value = map.next_value()?;
+                    #unknown.insert(name, value);
+                }
+            }
+        }
+    }
+}
+
+/// The one variant and its wire value of each one-value string enum (the
+/// discriminator types of union variants): enum name → (variant, value).
+fn one_value_enums(types: &[Item]) -> Result<BTreeMap<String, (syn::Ident, String)>> {
     let mut out = BTreeMap::new();
     for item in types {
         let Item::Enum(e) = item else { continue };
-        let [variant] = e.variants.iter().collect::<Vec<_>>()[..] else {
-            continue;
-        };
-        if !matches!(variant.fields, Fields::Unit) {
-            continue;
+        if let Some(mut values) = super::open_enums::wire_values(e)?
+            && values.len() == 1
+            && let Some(value) = values.pop()
+        {
+            out.insert(e.ident.to_string(), value);
         }
-        let wire = super::syntax::serde_value(&variant.attrs, "rename")?
-            .unwrap_or_else(|| variant.ident.to_string());
-        out.insert(e.ident.to_string(), wire);
     }
     Ok(out)
 }
@@ -274,7 +287,7 @@ fn one_value_enums(types: &[Item]) -> Result<BTreeMap<String, String>> {
 fn by_discriminator(
     e: &mut ItemEnum,
     property: &str,
-    tags: &BTreeMap<String, String>,
+    tags: &BTreeMap<String, (syn::Ident, String)>,
 ) -> Result<TokenStream> {
     let name = e.ident.clone();
     let catch_all = e
@@ -288,6 +301,7 @@ fn by_discriminator(
     struct Variant {
         ident: syn::Ident,
         tag: String,
+        tag_variant: syn::Ident,
         tag_field: syn::Ident,
         tag_type: syn::Type,
         fields: Vec<Spec>,
@@ -304,7 +318,7 @@ fn by_discriminator(
             .position(|f| f.wire == property)
             .ok_or_else(|| Error::new(format!("{owner} has no `{property}`")))?;
         let tag_spec = fields.remove(position);
-        let tag = type_name(&tag_spec.ty)
+        let (tag_variant, tag) = type_name(&tag_spec.ty)
             .and_then(|t| tags.get(&t))
             .ok_or_else(|| {
                 Error::new(format!(
@@ -328,6 +342,7 @@ fn by_discriminator(
         variants.push(Variant {
             ident: variant.ident.clone(),
             tag,
+            tag_variant,
             tag_field: tag_spec.ident,
             tag_type: tag_spec.ty,
             fields,
@@ -379,26 +394,30 @@ fn by_discriminator(
                     }
                 }
             });
-        let (variant_ident, tag_field, tag_type) =
-            (&variant.ident, &variant.tag_field, &variant.tag_type);
+        let (variant_ident, tag_field, tag_type, tag_variant) = (
+            &variant.ident,
+            &variant.tag_field,
+            &variant.tag_type,
+            &variant.tag_variant,
+        );
         let puts_back = required_slots
             .iter()
             .zip(&taken)
             .map(|(slot, r)| quote!(#slot = #r;));
-        builds.push(quote! {
-            #index => {
-                let tag_value = tag.take().unwrap_or(::serde_json::Value::Null);
-                let parsed = <#tag_type as ::serde::Deserialize>::deserialize(&tag_value);
-                match (parsed, #(#required_slots.take()),*) {
-                    (Ok(tag_parsed), #(Some(#taken)),*) => {
-                        let mut #unknown = #unknown;
-                        #(#others)*
-                        return Ok(#name::#variant_ident { #tag_field: tag_parsed, #(#inits,)* #unknown });
-                    }
-                    (_, #(#taken),*) => {
-                        #(#puts_back)*
-                        tag = Some(tag_value);
-                    }
+        // `which` matched the tag's only wire value, so the tag is that
+        // one-value enum's variant: it is not decoded again.
+        let build = quote! {
+            let mut #unknown = #unknown;
+            #(#others)*
+            return Ok(#name::#variant_ident { #tag_field: #tag_type::#tag_variant, #(#inits,)* #unknown });
+        };
+        builds.push(if required.is_empty() {
+            quote!(#index => { #build })
+        } else {
+            quote! {
+                #index => match (#(#required_slots.take(),)*) {
+                    (#(Some(#taken),)*) => { #build }
+                    (#(#taken,)*) => { #(#puts_back)* }
                 }
             }
         });
@@ -407,6 +426,7 @@ fn by_discriminator(
     let indexes = 0..variants.len();
     let expecting = format!("a {name} object");
     let key_type = key_type(Some(property), &keys, &wires);
+    let read_keys = read_keys(Some(property), &keys, &slot_idents, &wires);
     Ok(quote! {
         impl<'de> ::serde::Deserialize<'de> for #name {
             fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
@@ -422,26 +442,7 @@ fn by_discriminator(
                         let mut tag: ::std::option::Option<::serde_json::Value> = None;
                         #(let mut #slot_idents: ::std::option::Option<#types> = None;)*
                         let mut #unknown = ::serde_json::Map::new();
-                        while let Some(key) = map.next_key::<Key>()? {
-                            match key {
-                                Key::Tag => {
-                                    if tag.is_some() {
-                                        return Err(::serde::de::Error::duplicate_field(#property));
-                                    }
-                                    tag = Some(map.next_value()?);
-                                }
-                                #(Key::#keys => {
-                                    if #slot_idents.is_some() {
-                                        return Err(::serde::de::Error::duplicate_field(#wires));
-                                    }
-                                    #slot_idents = Some(map.next_value()?);
-                                })*
-                                Key::Other(name) => {
-                                    let value: ::serde_json::Value = map.next_value()?;
-                                    #unknown.insert(name, value);
-                                }
-                            }
-                        }
+                        #read_keys
                         let which = match tag.as_ref().and_then(::serde_json::Value::as_str) {
                             #(Some(#tag_values) => #indexes,)*
                             _ => usize::MAX,
